@@ -1,0 +1,170 @@
+"""The inventory: environments → hosts → stacks, as pydantic models.
+
+Every model forbids unknown keys, so a typo is an error that names the key
+instead of a setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+LOCAL_ADDRESS = "local"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SSHEndpoint(Strict):
+    """How to reach an SSH server: used for a host and for its jump host."""
+
+    address: str = Field(min_length=1, description="DNS name or IP; 'local' for this machine")
+    port: int = Field(22, ge=1, le=65535)
+    user: str | None = Field(None, description="login user; defaults.user when absent")
+    private_key: Path | None = Field(None, description="private key file (OpenSSH format)")
+    known_hosts: Path | None = Field(None, description="known_hosts file that vouches for the host")
+
+
+class HostConfig(SSHEndpoint):
+    """One Docker host of an environment."""
+
+    jump_host: SSHEndpoint | None = Field(None, description="bastion to tunnel through")
+    docker_socket: str = Field("/var/run/docker.sock", description="Docker socket on the host")
+    connect_timeout: float = Field(10.0, gt=0, le=120)
+
+    @property
+    def is_local(self) -> bool:
+        return self.address == LOCAL_ADDRESS
+
+
+class ServiceRoles(Strict):
+    """Which compose service plays which part; unset roles are inferred."""
+
+    app: str | None = None
+    database: str | None = None
+    proxy: str | None = None
+
+
+class DatabaseRef(Strict):
+    """The app's database: a name, or read from a URL in the app's environment."""
+
+    name: str | None = Field(None, description="database name")
+    from_env: str = Field("DATABASE_URL", description="env key of the app holding the URL")
+
+
+class StackConfig(Strict):
+    """A compose stack. Only what differs from what discovery infers needs saying."""
+
+    host: Name | None = Field(None, description="host it runs on; default: every host of the env")
+    compose_project: str | None = Field(None, description="compose project (-p); default: stack name")
+    working_dir: str | None = None
+    compose_files: tuple[str, ...] = ()
+    env_file: str | None = None
+    services: ServiceRoles = ServiceRoles()
+    migrate_command: tuple[str, ...] = ()
+    migration_check_command: tuple[str, ...] = ()
+    backup_command: tuple[str, ...] = ()
+    required_env: tuple[str, ...] = ()
+    database: DatabaseRef = DatabaseRef()
+
+
+class Defaults(Strict):
+    """Values every host inherits unless it says otherwise."""
+
+    user: str | None = None
+    port: int = Field(22, ge=1, le=65535)
+    private_key: Path | None = None
+    known_hosts: Path | None = None
+
+
+class EnvironmentConfig(Strict):
+    description: str = ""
+    hosts: dict[Name, HostConfig] = Field(min_length=1)
+    stacks: dict[Name, StackConfig] = {}
+
+    @model_validator(mode="after")
+    def _stack_hosts_exist(self) -> EnvironmentConfig:
+        for stack_name, stack in self.stacks.items():
+            if stack.host is not None and stack.host not in self.hosts:
+                raise ValueError(
+                    f"stacks.{stack_name}.host: {stack.host!r} is not a host of this "
+                    f"environment (hosts: {', '.join(self.hosts)})"
+                )
+        return self
+
+
+class SSHSettings(Strict):
+    """Connection-pool behaviour, shared by every host."""
+
+    keepalive_interval: float = Field(15.0, gt=0)
+    keepalive_count_max: int = Field(3, ge=1)
+    idle_close: float = Field(300.0, gt=0, description="close a connection unused this long")
+    max_concurrent_handshakes: int = Field(8, ge=1, le=256)
+    command_timeout: float = Field(30.0, gt=0)
+
+
+class Inventory(Strict):
+    """The root of the configuration file."""
+
+    version: Literal[1] = 1
+    defaults: Defaults = Defaults()
+    ssh: SSHSettings = SSHSettings()
+    environments: dict[Name, EnvironmentConfig] = Field(min_length=1)
+    database_url: SecretStr | None = Field(None, description="Postgres for the audit trail")
+    data_dir: Path | None = None
+
+    @field_validator("environments")
+    @classmethod
+    def _names_lowercase(cls, envs: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        for name in envs:
+            if name != name.lower():
+                raise ValueError(f"environment names are lower case: {name!r}")
+        return envs
+
+    def resolved_host(self, env: str, host: str) -> ResolvedHost:
+        """The host with defaults applied and every field that SSH needs set."""
+        cfg = self.environments[env].hosts[host]
+        return ResolvedHost(
+            env=env,
+            name=host,
+            address=cfg.address,
+            port=cfg.port if "port" in cfg.model_fields_set else self.defaults.port,
+            user=cfg.user or self.defaults.user,
+            private_key=cfg.private_key or self.defaults.private_key,
+            known_hosts=cfg.known_hosts or self.defaults.known_hosts,
+            jump_host=cfg.jump_host,
+            docker_socket=cfg.docker_socket,
+            connect_timeout=cfg.connect_timeout,
+        )
+
+
+class ResolvedHost(Strict):
+    """A host with the inventory's defaults applied: what the transport gets."""
+
+    env: str
+    name: str
+    address: str
+    port: int
+    user: str | None
+    private_key: Path | None
+    known_hosts: Path | None
+    jump_host: SSHEndpoint | None
+    docker_socket: str
+    connect_timeout: float
+
+    @property
+    def is_local(self) -> bool:
+        return self.address == LOCAL_ADDRESS
+
+    @property
+    def label(self) -> str:
+        """How messages name the host: ``prod/web1 (deploy@203.0.113.10:22)``."""
+        if self.is_local:
+            return f"{self.env}/{self.name} (local)"
+        user = f"{self.user}@" if self.user else ""
+        return f"{self.env}/{self.name} ({user}{self.address}:{self.port})"

@@ -1,0 +1,114 @@
+"""What a runbook may ask of a host: the seam between runbooks and transports.
+
+Runbooks are written against these protocols only. ``bot.transport`` provides
+an SSH implementation (one pooled connection per host, Docker and Postgres
+through forwarded channels) and a local one (this machine's Docker socket);
+tests may provide small fakes.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.config.models import ResolvedHost
+from bot.docker_objects import (
+    ContainerDetails,
+    ContainerSummary,
+    DiskUsage,
+    EngineInfo,
+    EngineVersion,
+    NetworkSummary,
+    Volume,
+)
+
+
+def quote_argv(argv: Sequence[str]) -> str:
+    """The one place an argv list becomes shell text (for a remote login shell)."""
+    if not argv:
+        raise ValueError("empty command")
+    return shlex.join(argv)
+
+
+class CommandResult(BaseModel):
+    """The outcome of one command on a host (like asyncssh's SSHCompletedProcess)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def command(self) -> str:
+        return quote_argv(self.argv)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class DockerEngine(Protocol):
+    """The Docker Engine API of one host, asynchronous, typed."""
+
+    async def version(self) -> EngineVersion: ...
+
+    async def info(self) -> EngineInfo: ...
+
+    async def containers(self, *, all: bool = True) -> list[ContainerSummary]: ...
+
+    async def inspect_container(self, ref: str) -> ContainerDetails: ...
+
+    async def volumes(self) -> list[Volume]: ...
+
+    async def networks(self) -> list[NetworkSummary]: ...
+
+    async def disk_usage(self) -> DiskUsage: ...
+
+    async def logs(self, ref: str, *, tail: int = 50) -> str: ...
+
+
+class Database(Protocol):
+    """One open Postgres connection reached through the host."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+
+class HostSession(Protocol):
+    """Everything a runbook can reach on one host."""
+
+    @property
+    def host(self) -> ResolvedHost: ...
+
+    @property
+    def docker(self) -> DockerEngine: ...
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run ``argv`` (never a shell string) and return its result.
+
+        With ``check`` a non-zero exit raises ``CommandFailed``; past ``timeout``
+        ``CommandTimeout`` is raised with the partial output.
+        """
+        ...
+
+    async def read_file(self, path: str, *, max_bytes: int = 1_048_576) -> bytes: ...
+
+    def database(
+        self, *, address: str, port: int, user: str, password: str, dbname: str
+    ) -> AbstractAsyncContextManager[Database]:
+        """Connect to Postgres at ``address:port`` as seen from the host."""
+        ...
