@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
@@ -110,7 +108,6 @@ class ContainerSummary(EngineModel):
         default_factory=dict, validation_alias=AliasPath("NetworkSettings", "Networks")
     )
 
-
     @field_validator("labels", "networks", mode="before")
     @classmethod
     def _none_is_empty_map(cls, value: object) -> object:
@@ -150,7 +147,6 @@ class ContainerState(EngineModel):
     started_at: DockerTime = Field(None, alias="StartedAt")
     finished_at: DockerTime = Field(None, alias="FinishedAt")
     health: Health | None = Field(None, alias="Health")
-
 
 
 class ContainerConfig(EngineModel):
@@ -199,7 +195,6 @@ class ContainerDetails(EngineModel):
         validation_alias=AliasChoices(AliasPath("NetworkSettings", "Networks"), "networks"),
     )
 
-
     @field_validator("name", mode="before")
     @classmethod
     def _strip_slash(cls, value: object) -> object:
@@ -236,7 +231,6 @@ class Volume(EngineModel):
     labels: dict[str, str] = Field(default_factory=dict, alias="Labels")
     scope: str = Field("local", alias="Scope")
     usage: VolumeUsage | None = Field(None, alias="UsageData")
-
 
     @field_validator("labels", mode="before")
     @classmethod

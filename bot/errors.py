@@ -12,7 +12,8 @@ the boundary where they happen, with ``raise ... from exc``, and nowhere else.
     │   └── ConfigInvalid          the file does not validate (names the keys)
     └── HostError                  something on a host went wrong          (exit 4)
         ├── HostUnreachable        TCP connect / handshake failed or timed out
-        ├── HostKeyRejected        unknown or changed host key (never accepted)
+        ├── HostKeyNotVerified     no known_hosts to check the host key against
+        │   └── HostKeyRejected    unknown or changed host key (never accepted)
         ├── AuthenticationFailed   the host refused our key
         ├── CommandFailed          a command exited non-zero (carries output)
         ├── CommandTimeout         a command ran too long (keeps partial output;
@@ -99,14 +100,21 @@ class HostUnreachable(HostError):
     code = "host.unreachable"
 
 
-class HostKeyRejected(HostError):
-    """The host presented a key that known_hosts does not vouch for."""
+class HostKeyNotVerified(HostError):
+    """The host's key cannot be checked (for example: no known_hosts file)."""
 
     code = "host.key_mismatch"
 
+
+class HostKeyRejected(HostKeyNotVerified):
+    """The host presented a key that known_hosts does not vouch for."""
+
     def __init__(self, host: str, *, changed: bool, fingerprint: str, known_hosts: str) -> None:
         if changed:
-            why = f"host key CHANGED: it now presents {fingerprint}, which does not match {known_hosts}"
+            why = (
+                f"host key CHANGED: it now presents {fingerprint}, "
+                f"which does not match {known_hosts}"
+            )
         else:
             why = f"host key unknown: it presents {fingerprint}, which is not in {known_hosts}"
         super().__init__(host, why + " (refused; never accepted automatically)")

@@ -61,7 +61,9 @@ class StackConfig(Strict):
     """A compose stack. Only what differs from what discovery infers needs saying."""
 
     host: Name | None = Field(None, description="host it runs on; default: every host of the env")
-    compose_project: str | None = Field(None, description="compose project (-p); default: stack name")
+    compose_project: str | None = Field(
+        None, description="compose project (-p); default: stack name"
+    )
     working_dir: str | None = None
     compose_files: tuple[str, ...] = ()
     env_file: str | None = None

@@ -1,0 +1,150 @@
+"""``stackbot``: the terminal front end over the same runbooks the Slack bot runs.
+
+Exit statuses: 0 all well · 1 something critical was found · 2 usage error
+(bad arguments, unknown environment) · 3 configuration error · 4 a host could
+not be reached or used · 70 internal error (a bug: rerun with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+
+from bot.config import Inventory, find_config, load_inventory
+from bot.config.loader import describe_validation_error
+from bot.engine import environment_hosts, run_runbook
+from bot.errors import StackbotError, UsageError
+from bot.probe import HostProbe, probe_hosts
+from bot.render.json_output import render_json
+from bot.render.terminal import render_terminal
+from bot.transport import Transport
+from runbooks import load_runbooks
+
+EXIT_OK = 0
+EXIT_HOST_FAILED = 4
+EXIT_INTERNAL = 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackbot",
+        description="Diagnose and fix Docker Compose stacks on your hosts, over SSH.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="inventory file (else $STACKBOT_CONFIG)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = sub.add_parser("check-config", help="validate the inventory; --connect tries hosts")
+    check.add_argument("--connect", action="store_true", help="also connect to every host")
+    check.add_argument("--env", help="only this environment's hosts")
+
+    for name, help_text in (
+        ("disk", "filesystem, inode and Docker disk usage of each host"),
+        ("volumes", "every Docker volume: size, created, labels, who mounts it"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("env", metavar="ENV", help="environment from the inventory")
+        cmd.add_argument("--host", action="append", default=[], help="only this host (repeat)")
+        cmd.add_argument("--format", choices=("table", "json"), default="table")
+        if name == "volumes":
+            cmd.add_argument("--project", help="only volumes of this compose project")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    err = Console(stderr=True, highlight=False)
+    try:
+        return asyncio.run(_dispatch(args, err))
+    except StackbotError as exc:
+        if args.debug:
+            raise
+        err.print(f"stackbot: error: {exc.message}", markup=False, soft_wrap=True)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        err.print("stackbot: interrupted")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        err.print(
+            f"stackbot: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERNAL
+
+
+async def _dispatch(args: argparse.Namespace, err: Console) -> int:
+    inventory = load_inventory(find_config(args.config, os.environ))
+    if args.command == "check-config":
+        return await _check_config(inventory, args, err)
+    return await _report(inventory, args, err)
+
+
+async def _report(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
+    runbook = load_runbooks()[args.command]
+    params = _params(runbook.params, {"project": getattr(args, "project", None)})
+    hosts = environment_hosts(inventory, args.env, args.host)
+    out = Console(highlight=False)
+    async with Transport(inventory.ssh) as transport:
+        with err.status(f"{runbook.title} — {args.env} ({_plural(len(hosts), 'host')})…"):
+            outcome = await run_runbook(
+                transport, inventory, args.env, runbook, params, only_hosts=args.host
+            )
+    if args.format == "json":
+        out.print(render_json(outcome), markup=False, highlight=False, soft_wrap=True)
+    else:
+        render_terminal(outcome, out)
+    return EXIT_HOST_FAILED if outcome.failed else EXIT_OK
+
+
+def _params(model: type[BaseModel], given: dict[str, Any]) -> BaseModel:
+    accepted = {k: v for k, v in given.items() if v is not None and k in model.model_fields}
+    try:
+        return model.model_validate(accepted)
+    except ValidationError as exc:
+        raise UsageError("; ".join(describe_validation_error(exc))) from exc
+
+
+async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
+    out = Console(highlight=False)
+    envs = [args.env] if args.env else list(inventory.environments)
+    hosts = [host for env in envs for host in environment_hosts(inventory, env)]
+    out.print(
+        f"inventory OK: {_plural(len(envs), 'environment')}, {_plural(len(hosts), 'host')}",
+        markup=False,
+    )
+    if not args.connect:
+        return EXIT_OK
+    async with Transport(inventory.ssh) as transport:
+        with err.status(f"Connecting to {_plural(len(hosts), 'host')}…"):
+            probes = await probe_hosts(transport, hosts)
+    for probe in probes:
+        out.print(_probe_line(probe), markup=False, soft_wrap=True)
+    return EXIT_OK if all(p.ok for p in probes) else EXIT_HOST_FAILED
+
+
+def _probe_line(probe: HostProbe) -> str:
+    key = probe.host_key + (f" ({probe.host_key_detail})" if probe.host_key_detail else "")
+    docker = probe.docker
+    if probe.docker_version:
+        docker += f", Docker {probe.docker_version} (API {probe.api_version})"
+    if probe.error:
+        return f"FAILED {probe.error.message} [{probe.error.code}]"
+    return f"OK     {probe.label}: host key {key} · authentication {probe.authentication} · docker {docker}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

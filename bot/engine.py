@@ -1,0 +1,87 @@
+"""Runs a runbook on every host of an environment at once and collects the outcomes.
+
+A host that fails (unreachable, refused key, no Docker…) becomes an error
+outcome for that host; the other hosts complete regardless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from bot.config.models import Inventory, ResolvedHost
+from bot.errors import HostError, UnknownEnvironment, UsageError
+from bot.outcome import ErrorInfo, HostOutcome, RunOutcome
+from bot.runbook import Runbook
+from bot.session import HostSession
+from bot.transport import Transport
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def environment_hosts(
+    inventory: Inventory, env: str, only: Sequence[str] = ()
+) -> list[ResolvedHost]:
+    """The environment's hosts (or the named subset), with defaults applied."""
+    if env not in inventory.environments:
+        raise UnknownEnvironment(env, list(inventory.environments))
+    names = list(inventory.environments[env].hosts)
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise UsageError(
+            f"environment {env!r} has no host {unknown[0]!r} (hosts: {', '.join(names)})"
+        )
+    return [inventory.resolved_host(env, name) for name in names if not only or name in only]
+
+
+async def on_each_host(
+    transport: Transport,
+    hosts: Sequence[ResolvedHost],
+    work: Callable[[HostSession], Awaitable[T]],
+) -> list[HostOutcome[T]]:
+    """Run ``work`` with a session on every host concurrently; errors stay per host."""
+
+    async def one(host: ResolvedHost) -> HostOutcome[T]:
+        started = time.monotonic()
+        try:
+            async with transport.session(host) as session:
+                result = await work(session)
+        except HostError as exc:
+            return HostOutcome[T](
+                host=host.name,
+                label=host.label,
+                duration=time.monotonic() - started,
+                error=ErrorInfo.from_error(exc),
+            )
+        return HostOutcome[T](
+            host=host.name, label=host.label, duration=time.monotonic() - started, result=result
+        )
+
+    return list(await asyncio.gather(*(one(host) for host in hosts)))
+
+
+async def run_runbook(
+    transport: Transport,
+    inventory: Inventory,
+    env: str,
+    runbook: Runbook[Any, Any],
+    params: BaseModel,
+    *,
+    only_hosts: Sequence[str] = (),
+) -> RunOutcome[Any]:
+    hosts = environment_hosts(inventory, env, only_hosts)
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    outcomes = await on_each_host(transport, hosts, lambda session: runbook.run(session, params))
+    return RunOutcome[Any](
+        environment=env,
+        runbook=runbook.name,
+        started_at=started_at,
+        duration=time.monotonic() - started,
+        hosts=outcomes,
+    )

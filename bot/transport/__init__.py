@@ -1,0 +1,46 @@
+"""Transports: the only package that imports asyncssh, docker or psycopg.
+
+``Transport.session(host)`` leases a ``bot.session.HostSession`` for a host:
+over the pooled SSH connection, or on this machine when the host's address
+is ``local``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.config.models import ResolvedHost, SSHSettings
+from bot.session import HostSession
+from bot.transport.local import LocalHostSession
+from bot.transport.ssh import SSHPool
+
+
+class Transport:
+    def __init__(self, settings: SSHSettings) -> None:
+        self._settings = settings
+        self.ssh = SSHPool(settings)
+
+    @asynccontextmanager
+    async def session(self, host: ResolvedHost) -> AsyncIterator[HostSession]:
+        if host.is_local:
+            local = LocalHostSession(host, command_timeout=self._settings.command_timeout)
+            try:
+                yield local
+            finally:
+                await local.close()
+            return
+        async with self.ssh.session(host) as remote:
+            yield remote
+
+    async def close(self) -> None:
+        await self.ssh.close()
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+__all__ = ["Transport"]

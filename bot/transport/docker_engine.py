@@ -1,0 +1,130 @@
+"""The Docker Engine API of one host, via docker-py, made asynchronous and typed.
+
+docker-py is synchronous: every call runs in a worker thread so the event loop
+(which also carries the SSH channels the calls travel through) keeps turning.
+docker-py and requests exceptions are mapped to ``bot.errors`` here and only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from bot.docker_objects import (
+    ContainerDetails,
+    ContainerSummary,
+    DiskUsage,
+    EngineInfo,
+    EngineVersion,
+    NetworkSummary,
+    Volume,
+)
+from bot.errors import DockerAPIError, DockerObjectNotFound, DockerUnavailable
+
+T = TypeVar("T")
+
+API_TIMEOUT = 60
+
+
+class DockerEngineClient:
+    """Implements ``bot.session.DockerEngine`` over a unix socket URL.
+
+    ``open_socket`` returns the base URL to talk to, and is awaited once, before
+    the first call: the host's own socket (local session) or the local end of
+    an SSH-forwarded channel to the remote Docker socket (SSH session).
+    """
+
+    def __init__(
+        self,
+        open_socket: Callable[[], Awaitable[str]],
+        *,
+        host_label: str,
+        remote_socket: str,
+    ) -> None:
+        self._open_socket = open_socket
+        self._host = host_label
+        self._remote_socket = remote_socket
+        self._client: docker.APIClient | None = None
+        self._lock = asyncio.Lock()
+        self.api_calls = 0
+
+    async def _api(self) -> docker.APIClient:
+        async with self._lock:
+            if self._client is None:
+                base_url = await self._open_socket()
+                # version="auto" asks the engine once; newer engines refuse old API versions.
+                self._client = await self._call(
+                    lambda: docker.APIClient(base_url=base_url, version="auto", timeout=API_TIMEOUT)
+                )
+            return self._client
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.to_thread(fn)
+        except docker.errors.NotFound as exc:
+            raise DockerObjectNotFound(self._host, _explain(exc)) from exc
+        except docker.errors.APIError as exc:
+            raise DockerAPIError(self._host, _explain(exc)) from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise DockerUnavailable(
+                self._host,
+                f"the Docker daemon at {self._remote_socket} does not answer "
+                f"(not running, no such socket, or no permission): {type(exc).__name__}",
+            ) from exc
+        except OSError as exc:
+            raise DockerUnavailable(
+                self._host, f"the Docker socket {self._remote_socket} failed: {exc.strerror or exc}"
+            ) from exc
+
+    async def _request(self, fn: Callable[[docker.APIClient], T]) -> T:
+        api = await self._api()
+        self.api_calls += 1
+        return await self._call(lambda: fn(api))
+
+    async def version(self) -> EngineVersion:
+        return EngineVersion.model_validate(await self._request(lambda api: api.version()))
+
+    async def info(self) -> EngineInfo:
+        return EngineInfo.model_validate(await self._request(lambda api: api.info()))
+
+    async def containers(self, *, all: bool = True) -> list[ContainerSummary]:
+        rows: list[dict[str, Any]] = await self._request(lambda api: api.containers(all=all))
+        return [ContainerSummary.model_validate(row) for row in rows]
+
+    async def inspect_container(self, ref: str) -> ContainerDetails:
+        data = await self._request(lambda api: api.inspect_container(ref))
+        return ContainerDetails.model_validate(data)
+
+    async def volumes(self) -> list[Volume]:
+        data = await self._request(lambda api: api.volumes())
+        return [Volume.model_validate(row) for row in (data.get("Volumes") or [])]
+
+    async def networks(self) -> list[NetworkSummary]:
+        rows: list[dict[str, Any]] = await self._request(lambda api: api.networks())
+        return [NetworkSummary.model_validate(row) for row in rows]
+
+    async def disk_usage(self) -> DiskUsage:
+        return DiskUsage.model_validate(await self._request(lambda api: api.df()))
+
+    async def logs(self, ref: str, *, tail: int = 50) -> str:
+        raw: bytes = await self._request(
+            lambda api: api.logs(ref, stdout=True, stderr=True, tail=tail, timestamps=False)
+        )
+        return raw.decode("utf-8", errors="replace")
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await asyncio.to_thread(client.close)
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    explanation = exc.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", errors="replace")
+    return str(explanation or exc)
