@@ -151,7 +151,7 @@ class ContainerState(EngineModel):
 
 class ContainerConfig(EngineModel):
     image: str = Field("", alias="Image")
-    env: tuple[str, ...] = Field((), alias="Env")
+    env: tuple[str, ...] = Field((), alias="Env", repr=False)  # values may be secrets
     labels: dict[str, str] = Field(default_factory=dict, alias="Labels")
     cmd: tuple[str, ...] = Field((), alias="Cmd")
     entrypoint: tuple[str, ...] = Field((), alias="Entrypoint")
