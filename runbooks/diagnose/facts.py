@@ -1,0 +1,111 @@
+"""What the diagnosis reads from one host, gathered once, then judged by pure checks.
+
+Gathering (gather.py) is the only part that talks to the host; every check in
+checks_*.py is a pure function ``(HostFacts) -> list[Finding]``, so it can be
+tested with facts built by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.discovery import HostStacks
+from bot.docker_objects import ContainerDetails, EngineInfo, NetworkSummary, Volume
+
+
+class _Facts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FilesystemFacts(_Facts):
+    """One filesystem as ``df`` reports it, with the paths asked about that live on it."""
+
+    mount: str
+    paths: tuple[str, ...]  # e.g. ("/", "/var/lib/docker")
+    size: int
+    used: int
+    available: int
+    inodes_total: int | None = None
+    inodes_used: int | None = None
+
+    @property
+    def percent_used(self) -> float:
+        total = self.used + self.available
+        return 100.0 * self.used / total if total else 0.0
+
+    @property
+    def inodes_percent_used(self) -> float | None:
+        if not self.inodes_total or self.inodes_used is None:
+            return None
+        return 100.0 * self.inodes_used / self.inodes_total
+
+
+class EnvFileFacts(_Facts):
+    """An env file on the host, parsed like compose does (values kept in memory only)."""
+
+    path: str
+    values: dict[str, str] = Field(default_factory=dict, repr=False)
+    error: str | None = None  # why it could not be read
+
+
+class DatabaseFacts(_Facts):
+    """What connecting to a stack's database with the app's own credentials showed."""
+
+    stack: str
+    app_service: str | None
+    db_service: str | None
+    db_container: str | None
+    host: str | None  # the host name the app uses (e.g. "db")
+    address: str | None  # where stackbot dialled (the container's IP on the host)
+    port: int = 5432
+    dbname: str | None = None
+    user: str | None = None
+    status: Literal["ok", "missing", "unreachable", "refused", "no_url", "skipped"] = "skipped"
+    tables: int | None = None  # tables in the app's schemas (not pg_catalog / information_schema)
+    cluster_initialized_at: datetime | None = None  # from pg_control_system()
+    error: str | None = None  # redacted
+
+
+class Resolution(_Facts):
+    """Whether ``hostname`` resolves inside ``container`` (checked with its own resolver)."""
+
+    container: str
+    hostname: str
+    resolved: bool | None  # None: could not be checked (no getent, container not running)
+    addresses: tuple[str, ...] = ()
+
+
+class MigrationCheck(_Facts):
+    """The stack's migration-check command, run in its app container."""
+
+    stack: str
+    container: str
+    argv: tuple[str, ...]
+    exit_code: int | None
+    output: str = ""  # redacted, tail
+
+
+class HostFacts(_Facts):
+    environment: str
+    host: str
+    now: datetime
+    info: EngineInfo
+    uptime_seconds: float | None = None
+    filesystems: tuple[FilesystemFacts, ...] = ()
+    docker_reclaimable: int | None = None  # bytes `docker system df` says could be reclaimed
+    containers: tuple[ContainerDetails, ...] = Field(default=(), repr=False)
+    networks: tuple[NetworkSummary, ...] = ()
+    volumes: tuple[Volume, ...] = ()  # from /system/df: with UsageData sizes
+    stacks: HostStacks
+    env_files: dict[str, EnvFileFacts] = Field(default_factory=dict, repr=False)  # by path
+    proxy_logs: dict[str, str] = Field(default_factory=dict, repr=False)  # container → tail
+    resolutions: tuple[Resolution, ...] = ()
+    databases: tuple[DatabaseFacts, ...] = ()
+    migration_checks: tuple[MigrationCheck, ...] = ()
+    unfinished: tuple[str, ...] = ()  # gathering steps cut off by the deadline
+
+    def container(self, name: str) -> ContainerDetails | None:
+        return next((c for c in self.containers if c.name == name), None)
