@@ -43,8 +43,10 @@ async def on_each_host(
     transport: Transport,
     hosts: Sequence[ResolvedHost],
     work: Callable[[HostSession], Awaitable[T]],
+    result_type: type[T],
 ) -> list[HostOutcome[T]]:
     """Run ``work`` with a session on every host concurrently; errors stay per host."""
+    outcome_type = HostOutcome[result_type]  # type: ignore[valid-type]
 
     async def one(host: ResolvedHost) -> HostOutcome[T]:
         started = time.monotonic()
@@ -52,13 +54,13 @@ async def on_each_host(
             async with transport.session(host) as session:
                 result = await work(session)
         except HostError as exc:
-            return HostOutcome[T](
+            return outcome_type(
                 host=host.name,
                 label=host.label,
                 duration=time.monotonic() - started,
                 error=ErrorInfo.from_error(exc),
             )
-        return HostOutcome[T](
+        return outcome_type(
             host=host.name, label=host.label, duration=time.monotonic() - started, result=result
         )
 
@@ -77,8 +79,10 @@ async def run_runbook(
     hosts = environment_hosts(inventory, env, only_hosts)
     started_at = datetime.now(UTC)
     started = time.monotonic()
-    outcomes = await on_each_host(transport, hosts, lambda session: runbook.run(session, params))
-    return RunOutcome[Any](
+    outcomes = await on_each_host(
+        transport, hosts, lambda session: runbook.run(session, params), runbook.result
+    )
+    return RunOutcome[runbook.result](  # type: ignore[name-defined]
         environment=env,
         runbook=runbook.name,
         started_at=started_at,

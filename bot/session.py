@@ -54,6 +54,17 @@ class CommandResult(BaseModel):
         return self.exit_status == 0
 
 
+class ExecResult(BaseModel):
+    """A command run inside a container through the Engine API (``docker exec``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    container: str
+    argv: tuple[str, ...]
+    exit_code: int | None
+    output: str
+
+
 class DockerEngine(Protocol):
     """The Docker Engine API of one host, asynchronous, typed."""
 
@@ -72,6 +83,10 @@ class DockerEngine(Protocol):
     async def disk_usage(self) -> DiskUsage: ...
 
     async def logs(self, ref: str, *, tail: int = 50) -> str: ...
+
+    async def exec_run(self, ref: str, argv: Sequence[str]) -> ExecResult:
+        """Run ``argv`` (no shell) in a running container; stdout and stderr together."""
+        ...
 
 
 class Database(Protocol):

@@ -1,7 +1,8 @@
 """The runbooks: checks and actions written against ``bot.session.HostSession``.
 
-Every module here (not starting with ``_``) must declare ``RUNBOOK``; loading
-fails loudly, naming the module, when one does not.
+Every module here (not starting with ``_``) must declare ``RUNBOOK``; a package
+declares it in its ``runbook`` module. Loading fails loudly, naming the module,
+when one does not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ def load_runbooks() -> dict[str, Runbook[Any, Any]]:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        suffix = ".runbook" if info.ispkg else ""
+        module = importlib.import_module(f"{__name__}.{info.name}{suffix}")
         runbook = getattr(module, "RUNBOOK", None)
         if not isinstance(runbook, Runbook):
             raise RunbookDefinitionError(f"runbooks.{info.name} declares no RUNBOOK = Runbook(...)")
@@ -26,3 +28,14 @@ def load_runbooks() -> dict[str, Runbook[Any, Any]]:
             raise RunbookDefinitionError(f"runbook name {runbook.name!r} is declared twice")
         found[runbook.name] = runbook
     return found
+
+
+def load_runbook(name: str) -> Runbook[Any, Any]:
+    """Import just the named runbook (fast start-up for one command)."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name == name.replace(".", "_") and not info.name.startswith("_"):
+            suffix = ".runbook" if info.ispkg else ""
+            runbook = getattr(importlib.import_module(f"{__name__}.{info.name}{suffix}"), "RUNBOOK", None)
+            if isinstance(runbook, Runbook) and runbook.name == name:
+                return runbook
+    raise RunbookDefinitionError(f"no runbook named {name!r}")

@@ -25,7 +25,7 @@ from bot.probe import HostProbe, probe_hosts
 from bot.render.json_output import render_json
 from bot.render.terminal import render_terminal
 from bot.transport import Transport
-from runbooks import load_runbooks
+from runbooks import load_runbook
 
 EXIT_OK = 0
 EXIT_HOST_FAILED = 4
@@ -90,7 +90,7 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
 
 
 async def _report(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
-    runbook = load_runbooks()[args.command]
+    runbook = load_runbook(args.command)
     params = _params(runbook.params, {"project": getattr(args, "project", None)})
     hosts = environment_hosts(inventory, args.env, args.host)
     out = Console(highlight=False)

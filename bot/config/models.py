@@ -142,6 +142,11 @@ class Inventory(Strict):
             jump_host=cfg.jump_host,
             docker_socket=cfg.docker_socket,
             connect_timeout=cfg.connect_timeout,
+            stacks={
+                name: stack
+                for name, stack in self.environments[env].stacks.items()
+                if stack.host in (None, host)
+            },
         )
 
 
@@ -158,6 +163,7 @@ class ResolvedHost(Strict):
     jump_host: SSHEndpoint | None
     docker_socket: str
     connect_timeout: float
+    stacks: dict[str, StackConfig] = {}  # the declared stacks that may run on this host
 
     @property
     def is_local(self) -> bool:

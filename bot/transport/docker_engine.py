@@ -8,7 +8,7 @@ docker-py and requests exceptions are mapped to ``bot.errors`` here and only her
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import docker
@@ -25,6 +25,7 @@ from bot.docker_objects import (
     Volume,
 )
 from bot.errors import DockerAPIError, DockerObjectNotFound, DockerUnavailable
+from bot.session import ExecResult
 
 T = TypeVar("T")
 
@@ -116,6 +117,22 @@ class DockerEngineClient:
             lambda api: api.logs(ref, stdout=True, stderr=True, tail=tail, timestamps=False)
         )
         return raw.decode("utf-8", errors="replace")
+
+    async def exec_run(self, ref: str, argv: Sequence[str]) -> ExecResult:
+        command = list(argv)
+
+        def run(api: docker.APIClient) -> tuple[int | None, bytes]:
+            created = api.exec_create(ref, cmd=command, stdout=True, stderr=True, tty=False)
+            output: bytes = api.exec_start(created["Id"], demux=False)
+            return api.exec_inspect(created["Id"]).get("ExitCode"), output or b""
+
+        exit_code, output = await self._request(run)
+        return ExecResult(
+            container=ref,
+            argv=tuple(command),
+            exit_code=exit_code,
+            output=output.decode("utf-8", errors="replace"),
+        )
 
     async def close(self) -> None:
         client, self._client = self._client, None

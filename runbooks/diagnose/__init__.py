@@ -1,0 +1,1 @@
+"""The diagnose runbook (declared in ``runbook.py``): facts, pure checks, judgement."""

@@ -1,0 +1,406 @@
+"""Reading one host for the diagnosis: few calls, all at once, within a deadline.
+
+Frugal by construction: one container list, at most one inspect per container,
+one ``/system/df``, one ``info``, one network list; logs with a tail limit; no
+stats. Steps that depend on the host's stacks (env files, proxy logs, database
+probes, name resolution inside containers, migration checks) run concurrently;
+any still running at the deadline is cancelled and named in ``unfinished``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from bot.discovery import (
+    DiscoveredStack,
+    HostStacks,
+    discover_stacks,
+    parse_database_url,
+    referenced_hosts,
+)
+from bot.docker_objects import ContainerDetails, DiskUsage, EngineInfo
+from bot.errors import (
+    DatabaseMissing,
+    DatabaseUnreachable,
+    DockerObjectNotFound,
+    HostError,
+)
+from bot.redact import is_secret_key, redact_text
+from bot.session import HostSession
+from runbooks.diagnose.envfile import parse_env_file
+from runbooks.diagnose.facts import (
+    DatabaseFacts,
+    EnvFileFacts,
+    FilesystemFacts,
+    HostFacts,
+    MigrationCheck,
+    Resolution,
+)
+from runbooks.disk import read_filesystems
+
+LOG_TAIL = 200
+OUTPUT_TAIL = 2000
+
+
+class DeadlineExceeded(HostError):
+    code = "diagnose.deadline"
+
+
+async def gather_facts(
+    session: HostSession, *, deadline: float, now: datetime | None = None
+) -> HostFacts:
+    host = session.host
+    ends = time.monotonic() + deadline
+    docker = session.docker
+    try:
+        async with asyncio.timeout(deadline):
+            summaries, info, networks, usage, uptime = await asyncio.gather(
+                docker.containers(all=True),
+                docker.info(),
+                docker.networks(),
+                docker.disk_usage(),
+                _uptime(session),
+            )
+            inspected = await asyncio.gather(
+                *(docker.inspect_container(c.id) for c in summaries), return_exceptions=True
+            )
+    except TimeoutError as exc:
+        raise DeadlineExceeded(
+            host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
+        ) from exc
+    containers = [c for c in inspected if isinstance(c, ContainerDetails)]
+    for failure in inspected:  # a container removed between list and inspect is simply gone
+        if isinstance(failure, BaseException) and not isinstance(failure, DockerObjectNotFound):
+            raise failure
+    stacks = discover_stacks(containers, host.stacks)
+    secrets = _secret_values(containers)
+
+    steps: dict[str, Coroutine[Any, Any, Any]] = {"disk usage": _filesystems(session, info, usage)}
+    for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
+        steps[f"read env file {path}"] = _env_file(session, path)
+    for stack in stacks.stacks:
+        for container in _role_containers(stack, "proxy"):
+            steps[f"logs of {container.name}"] = _logs(session, container.name, secrets)
+        if stack.roles.database and stack.roles.app:
+            steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
+        if stack.migration_check_command:
+            steps[f"migration check of {stack.name}"] = _migration_check(session, stack, secrets)
+    for container, hostname in _names_to_resolve(stacks, containers):
+        steps[f"resolve {hostname} in {container}"] = _resolve(session, container, hostname)
+
+    results, unfinished = await _run_steps(steps, ends - time.monotonic())
+    disk: tuple[tuple[FilesystemFacts, ...], int | None] = results.get("disk usage", ((), None))
+    return HostFacts(
+        environment=host.env,
+        host=host.name,
+        now=now or datetime.now(UTC),
+        info=info,
+        uptime_seconds=uptime,
+        filesystems=disk[0],
+        docker_reclaimable=disk[1],
+        containers=tuple(containers),
+        networks=tuple(networks),
+        volumes=usage.volumes,
+        stacks=stacks,
+        env_files={f.path: f for f in _of_type(results.values(), EnvFileFacts)},
+        proxy_logs={log.container: log.text for log in _of_type(results.values(), _ProxyLog)},
+        resolutions=tuple(_of_type(results.values(), Resolution)),
+        databases=tuple(_of_type(results.values(), DatabaseFacts)),
+        migration_checks=tuple(_of_type(results.values(), MigrationCheck)),
+        unfinished=tuple(unfinished),
+    )
+
+
+async def _run_steps(
+    steps: dict[str, Coroutine[Any, Any, Any]], budget: float
+) -> tuple[dict[str, Any], list[str]]:
+    tasks = {name: asyncio.create_task(step, name=name) for name, step in steps.items()}
+    if not tasks:
+        return {}, []
+    await asyncio.wait(tasks.values(), timeout=max(budget, 0.01))
+    results: dict[str, Any] = {}
+    unfinished = []
+    for name, task in tasks.items():
+        if not task.done():
+            task.cancel()
+            unfinished.append(name)
+        else:
+            results[name] = task.result()  # steps handle expected errors themselves
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    return results, unfinished
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _ProxyLog:
+    container: str
+    text: str
+
+
+def _of_type(values: Iterable[Any], kind: type[T]) -> list[T]:
+    return [v for v in values if isinstance(v, kind)]
+
+
+async def _uptime(session: HostSession) -> float | None:
+    try:
+        text = (await session.read_file("/proc/uptime", max_bytes=64)).decode()
+        return float(text.split()[0])
+    except (HostError, ValueError, IndexError):
+        return None
+
+
+async def _filesystems(
+    session: HostSession, info: EngineInfo, usage: DiskUsage
+) -> tuple[tuple[FilesystemFacts, ...], int | None]:
+    filesystems, reclaimable = await read_filesystems(session, info, usage)
+    return (
+        tuple(
+            FilesystemFacts(
+                mount=fs.mount_point,
+                paths=fs.holds,
+                size=fs.size_bytes or 0,
+                used=fs.used_bytes or 0,
+                available=fs.available_bytes or 0,
+                inodes_total=fs.inodes_total,
+                inodes_used=fs.inodes_used,
+            )
+            for fs in filesystems
+        ),
+        reclaimable,
+    )
+
+
+async def _env_file(session: HostSession, path: str) -> EnvFileFacts:
+    try:
+        raw = await session.read_file(path, max_bytes=256 * 1024)
+    except HostError as exc:
+        return EnvFileFacts(path=path, error=f"cannot read {path}: {exc.detail.splitlines()[-1]}")
+    return EnvFileFacts(path=path, values=parse_env_file(raw.decode("utf-8", errors="replace")))
+
+
+async def _logs(session: HostSession, container: str, secrets: set[str]) -> _ProxyLog:
+    try:
+        text = await session.docker.logs(container, tail=LOG_TAIL)
+    except HostError:
+        text = ""
+    return _ProxyLog(container, redact_text(text, known_secrets=secrets))
+
+
+def _role_containers(stack: DiscoveredStack, role: str) -> list[ContainerDetails]:
+    service = getattr(stack.roles, role)
+    return list(stack.services[service].containers) if service in stack.services else []
+
+
+def _running(containers: Iterable[ContainerDetails]) -> ContainerDetails | None:
+    return next((c for c in containers if c.state.running), None)
+
+
+def _answering(containers: Iterable[ContainerDetails], hostname: str) -> ContainerDetails | None:
+    """The running container that answers to ``hostname`` on some network, if any."""
+    for container in containers:
+        if not container.state.running:
+            continue
+        names = {container.name, container.compose_service or ""}
+        for endpoint in container.networks.values():
+            names.update(endpoint.aliases)
+            names.update(endpoint.dns_names)
+        if hostname in names:
+            return container
+    return None
+
+
+async def _database(
+    session: HostSession,
+    stack: DiscoveredStack,
+    containers: list[ContainerDetails],
+    secrets: set[str],
+) -> DatabaseFacts:
+    app = (
+        _running(stack.services[stack.roles.app].containers)
+        if stack.roles.app in stack.services
+        else None
+    )
+    db_containers = (
+        stack.services[stack.roles.database].containers
+        if stack.roles.database in stack.services
+        else ()
+    )
+    db = _running(db_containers)
+    base = DatabaseFacts(
+        stack=stack.name,
+        app_service=stack.roles.app,
+        db_service=stack.roles.database,
+        db_container=db.name if db else None,
+        host=None,
+        address=None,
+    )
+    raw_url = app.config.env_map().get(stack.database.from_env) if app else None
+    if not raw_url:
+        return base.model_copy(update={"status": "no_url"})
+    try:
+        url = parse_database_url(raw_url)
+    except ValueError as exc:
+        return base.model_copy(update={"status": "no_url", "error": str(exc)})
+    dbname = stack.database.name or url.dbname or url.user or "postgres"
+    target = _answering(containers, url.host or "") or db
+    address = _address(target) if target else url.host
+    facts = base.model_copy(
+        update={
+            "host": url.host,
+            "address": address,
+            "port": url.port,
+            "dbname": dbname,
+            "user": url.user,
+        }
+    )
+    if not address:
+        return facts.model_copy(
+            update={"status": "unreachable", "error": "no running database container"}
+        )
+    try:
+        async with session.database(
+            address=address,
+            port=url.port,
+            user=url.user or "postgres",
+            password=url.password.get_secret_value() if url.password else "",
+            dbname=dbname,
+        ) as pg:
+            (tables,) = (await pg.fetch(_COUNT_TABLES))[0]
+            initialized = await _cluster_initialized(pg)
+    except DatabaseMissing:
+        return facts.model_copy(update={"status": "missing"})
+    except DatabaseUnreachable as exc:
+        status = "refused" if "authentication" in exc.detail else "unreachable"
+        return facts.model_copy(
+            update={"status": status, "error": redact_text(exc.detail, known_secrets=secrets)}
+        )
+    except HostError as exc:
+        return facts.model_copy(
+            update={
+                "status": "unreachable",
+                "error": redact_text(exc.detail, known_secrets=secrets),
+            }
+        )
+    return facts.model_copy(
+        update={"status": "ok", "tables": int(tables), "cluster_initialized_at": initialized}
+    )
+
+
+_COUNT_TABLES = (
+    "select count(*) from information_schema.tables "
+    "where table_schema not in ('pg_catalog', 'information_schema') and table_type = 'BASE TABLE'"
+)
+
+
+async def _cluster_initialized(pg: Any) -> datetime | None:
+    """initdb time: the high 32 bits of the cluster's system identifier (superuser only)."""
+    try:
+        ((identifier,),) = await pg.fetch("select system_identifier from pg_control_system()")
+    except HostError:
+        return None
+    return datetime.fromtimestamp(int(identifier) >> 32, tz=UTC)
+
+
+def _address(container: ContainerDetails) -> str | None:
+    return next((e.ip_address for e in container.networks.values() if e.ip_address), None)
+
+
+def _names_to_resolve(
+    stacks: HostStacks, containers: list[ContainerDetails]
+) -> list[tuple[str, str]]:
+    """(container, host name) pairs worth resolving inside the container itself.
+
+    Only running app containers, and only names of containers on this host
+    (or the stack's services): external hosts are not ours to judge.
+    """
+    local_names: set[str] = set()
+    for container in containers:
+        local_names.add(container.name)
+        if container.compose_service:
+            local_names.add(container.compose_service)
+        for endpoint in container.networks.values():
+            local_names.update(endpoint.aliases)
+    pairs: set[tuple[str, str]] = set()
+    for stack in stacks.stacks:
+        for service in stack.roles.apps:
+            for container in (
+                stack.services[service].containers if service in stack.services else ()
+            ):
+                if not container.state.running:
+                    continue
+                for ref in referenced_hosts(container.config.env_map()):
+                    if ref.host in local_names and ref.ip is None:
+                        pairs.add((container.name, ref.host))
+    return sorted(pairs)
+
+
+async def _resolve(session: HostSession, container: str, hostname: str) -> Resolution:
+    try:
+        result = await session.docker.exec_run(container, ["getent", "hosts", hostname])
+    except HostError:
+        return Resolution(container=container, hostname=hostname, resolved=None)
+    if result.exit_code == 0:
+        addresses = tuple(line.split()[0] for line in result.output.splitlines() if line.strip())
+        return Resolution(
+            container=container, hostname=hostname, resolved=True, addresses=addresses
+        )
+    if result.exit_code == 2:  # getent: key not found
+        return Resolution(container=container, hostname=hostname, resolved=False)
+    return Resolution(container=container, hostname=hostname, resolved=None)
+
+
+async def _migration_check(
+    session: HostSession, stack: DiscoveredStack, secrets: set[str]
+) -> MigrationCheck | None:
+    app = (
+        _running(stack.services[stack.roles.app].containers)
+        if stack.roles.app in stack.services
+        else None
+    )
+    if app is None:
+        return None
+    try:
+        result = await session.docker.exec_run(app.name, stack.migration_check_command)
+    except HostError as exc:
+        return MigrationCheck(
+            stack=stack.name,
+            container=app.name,
+            argv=stack.migration_check_command,
+            exit_code=None,
+            output=redact_text(exc.detail, known_secrets=secrets),
+        )
+    return MigrationCheck(
+        stack=stack.name,
+        container=app.name,
+        argv=stack.migration_check_command,
+        exit_code=result.exit_code,
+        output=redact_text(result.output[-OUTPUT_TAIL:], known_secrets=secrets),
+    )
+
+
+def _secret_values(containers: Iterable[ContainerDetails]) -> set[str]:
+    """Secret env values and URL passwords of every container, to redact wherever they appear."""
+    found: set[str] = set()
+    for container in containers:
+        for key, value in container.config.env_map().items():
+            if is_secret_key(key) and len(value) >= 4:
+                found.add(value)
+            if "://" in value:
+                try:
+                    password = urlsplit(value).password
+                except ValueError:
+                    continue
+                if password and len(password) >= 4:
+                    found.add(unquote(password))
+    return found
+
+
+__all__: list[str] = ["DeadlineExceeded", "gather_facts"]

@@ -1,0 +1,72 @@
+"""Diagnose: what is wrong with the stacks on each host, the evidence, and the fix.
+
+Reads the host once (containers, networks, volumes, disk, env files, proxy
+logs, the app's database through the app's own credentials) and runs every
+check of the findings catalogue over what it read.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.findings import Finding, Severity, make_finding, sort_findings
+from bot.runbook import Risk, Runbook
+from bot.session import HostSession
+from runbooks.diagnose.checks import ALL_CHECKS
+from runbooks.diagnose.facts import HostFacts
+from runbooks.diagnose.gather import gather_facts
+from runbooks.diagnose.subject import subject
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stack: str | None = Field(None, description="only findings about this stack (compose project)")
+    deadline: float = Field(60.0, gt=0, le=3600, description="seconds for reading each host")
+
+
+class HostDiagnosis(BaseModel):
+    """The findings on one host, and what was looked at."""
+
+    stacks: list[str]
+    containers: int
+    findings: list[Finding]
+    unfinished: list[str] = []
+
+
+def judge(facts: HostFacts, stack: str | None = None) -> HostDiagnosis:
+    findings = [finding for check in ALL_CHECKS for finding in check(facts)]
+    if stack is not None:
+        projects = {s.project for s in facts.stacks.stacks if stack in (s.name, s.project)}
+        findings = [f for f in findings if f.subject.project in projects | {None}]
+    if facts.unfinished:
+        findings.append(
+            make_finding(
+                "diagnose.incomplete",
+                Severity.WARNING,
+                f"{len(facts.unfinished)} checks did not finish before the deadline",
+                subject(facts),
+                unfinished=list(facts.unfinished),
+            )
+        )
+    return HostDiagnosis(
+        stacks=[s.name for s in facts.stacks.stacks if s.found],
+        containers=len(facts.containers),
+        findings=sort_findings(findings),
+        unfinished=list(facts.unfinished),
+    )
+
+
+async def run(session: HostSession, params: Params) -> HostDiagnosis:
+    facts = await gather_facts(session, deadline=params.deadline)
+    return judge(facts, params.stack)
+
+
+RUNBOOK = Runbook(
+    name="diagnose",
+    summary=__doc__ or "",
+    params=Params,
+    result=HostDiagnosis,
+    risk=Risk.READ_ONLY,
+    run=run,
+)

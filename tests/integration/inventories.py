@@ -1,0 +1,32 @@
+"""Inventory files for the lab tests, written from the lab's real keys and addresses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.lab.lab import Lab
+
+
+def lab_host(lab: Lab, name: str, **overrides: Any) -> dict[str, Any]:
+    host = lab.hosts[name]
+    entry: dict[str, Any] = {"address": host.address, "docker_socket": host.docker_socket}
+    entry.update(overrides)
+    return entry
+
+
+def write_inventory(path: Path, lab: Lab, environments: dict[str, Any], **top: Any) -> Path:
+    data: dict[str, Any] = {
+        "defaults": {
+            "user": lab.ssh_user,
+            "private_key": str(lab.client_key),
+            "known_hosts": str(lab.known_hosts),
+        },
+        "ssh": {"idle_close": 60},
+        "environments": environments,
+    }
+    data.update(top)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
