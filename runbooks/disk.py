@@ -381,9 +381,17 @@ def _inode_rows(result: CommandResult | CommandTimeout) -> tuple[dict[str, DfRow
     return {row.mount_point: row for row in rows}, None
 
 
-async def run(session: HostSession, params: Params) -> DiskReport:
-    found, usage = await asyncio.gather(
-        _read_filesystems(session, params.paths), _read_docker_usage(session)
+async def _given(usage: DiskUsage) -> DiskUsage:
+    return usage
+
+
+async def read_disk(
+    session: HostSession, params: Params, *, usage: DiskUsage | None = None
+) -> DiskReport:
+    """The disk report; ``usage`` is a ``/system/df`` answer the caller already has."""
+    found, usage_or_error = await asyncio.gather(
+        _read_filesystems(session, params.paths),
+        _read_docker_usage(session) if usage is None else _given(usage),
     )
     space_rows = parse_df(found.space.stdout)
     if not space_rows:
@@ -394,10 +402,11 @@ async def run(session: HostSession, params: Params) -> DiskReport:
     groups, unresolved = assign_paths(asked, space_rows, failed)
     inode_rows, inodes_error = _inode_rows(found.inodes)
     docker_error = found.docker_error
-    if isinstance(usage, DiskUsage):
-        docker = docker_usage_rows(usage)
+    if isinstance(usage_or_error, DiskUsage):
+        docker = docker_usage_rows(usage_or_error)
     else:
-        docker, docker_error = [], docker_error or f"{usage.code}: {usage.detail}"
+        docker = []
+        docker_error = docker_error or f"{usage_or_error.code}: {usage_or_error.detail}"
     return DiskReport(
         docker_root=found.docker_root,
         filesystems=[
@@ -408,6 +417,10 @@ async def run(session: HostSession, params: Params) -> DiskReport:
         inodes_error=inodes_error,
         docker_error=docker_error,
     )
+
+
+async def run(session: HostSession, params: Params) -> DiskReport:
+    return await read_disk(session, params)
 
 
 RUNBOOK = Runbook(

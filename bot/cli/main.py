@@ -19,15 +19,18 @@ from rich.console import Console
 
 from bot.config import Inventory, find_config, load_inventory
 from bot.config.loader import describe_validation_error
+from bot.diagnosis import build_report
 from bot.engine import environment_hosts, run_runbook
 from bot.errors import StackbotError, UsageError
 from bot.probe import HostProbe, probe_hosts
 from bot.render.json_output import render_json
+from bot.render.report import render_report, report_json
 from bot.render.terminal import render_terminal
 from bot.transport import Transport
 from runbooks import load_runbook
 
 EXIT_OK = 0
+EXIT_CRITICAL = 1
 EXIT_HOST_FAILED = 4
 EXIT_INTERNAL = 70
 
@@ -44,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the inventory; --connect tries hosts")
     check.add_argument("--connect", action="store_true", help="also connect to every host")
     check.add_argument("--env", help="only this environment's hosts")
+
+    diagnose = sub.add_parser("diagnose", help="what is wrong, the evidence, and the fix")
+    diagnose.add_argument("env", metavar="ENV", help="environment from the inventory")
+    diagnose.add_argument("stack", metavar="STACK", nargs="?", help="only this stack")
+    diagnose.add_argument("--host", action="append", default=[], help="only this host (repeat)")
+    diagnose.add_argument("--format", choices=("table", "json"), default="table")
+    diagnose.add_argument(
+        "--deadline", type=float, default=60.0, help="seconds for reading each host (default 60)"
+    )
 
     for name, help_text in (
         ("disk", "filesystem, inode and Docker disk usage of each host"),
@@ -86,14 +98,34 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
     inventory = load_inventory(find_config(args.config, os.environ))
     if args.command == "check-config":
         return await _check_config(inventory, args, err)
+    if args.command == "diagnose":
+        return await _diagnose(inventory, args, err)
     return await _report(inventory, args, err)
+
+
+async def _diagnose(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
+    runbook = load_runbook("diagnose")
+    params = _params(runbook.params, {"stack": args.stack, "deadline": args.deadline})
+    hosts = environment_hosts(inventory, args.env, args.host)
+    async with Transport(inventory.ssh) as transport:
+        with err.status(f"Diagnosing {args.env} ({_plural(len(hosts), 'host')})…"):
+            outcome = await run_runbook(
+                transport, inventory, args.env, runbook, params, only_hosts=args.host
+            )
+    report = build_report(outcome)
+    out = _stdout()
+    if args.format == "json":
+        out.print(report_json(report), markup=False, highlight=False, soft_wrap=True)
+    else:
+        render_report(report, out)
+    return EXIT_CRITICAL if report.critical else EXIT_OK
 
 
 async def _report(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
     runbook = load_runbook(args.command)
     params = _params(runbook.params, {"project": getattr(args, "project", None)})
     hosts = environment_hosts(inventory, args.env, args.host)
-    out = Console(highlight=False)
+    out = _stdout()
     async with Transport(inventory.ssh) as transport:
         with err.status(f"{runbook.title} — {args.env} ({_plural(len(hosts), 'host')})…"):
             outcome = await run_runbook(
@@ -134,12 +166,21 @@ async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Con
 
 def _probe_line(probe: HostProbe) -> str:
     key = probe.host_key + (f" ({probe.host_key_detail})" if probe.host_key_detail else "")
-    docker = probe.docker
+    docker: str = probe.docker
     if probe.docker_version:
         docker += f", Docker {probe.docker_version} (API {probe.api_version})"
     if probe.error:
         return f"FAILED {probe.error.message} [{probe.error.code}]"
-    return f"OK     {probe.label}: host key {key} · authentication {probe.authentication} · docker {docker}"
+    checks = f"host key {key} · authentication {probe.authentication} · docker {docker}"
+    return f"OK     {probe.label}: {checks}"
+
+
+def _stdout() -> Console:
+    """Tables at a readable width even when stdout is a pipe or a file."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    return console
 
 
 def _plural(count: int, word: str) -> str:

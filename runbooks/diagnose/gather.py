@@ -24,7 +24,7 @@ from bot.discovery import (
     parse_database_url,
     referenced_hosts,
 )
-from bot.docker_objects import ContainerDetails, DiskUsage, EngineInfo
+from bot.docker_objects import ContainerDetails, DiskUsage
 from bot.errors import (
     DatabaseMissing,
     DatabaseUnreachable,
@@ -33,6 +33,7 @@ from bot.errors import (
 )
 from bot.redact import is_secret_key, redact_text
 from bot.session import HostSession
+from runbooks import disk
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.facts import (
     DatabaseFacts,
@@ -42,7 +43,6 @@ from runbooks.diagnose.facts import (
     MigrationCheck,
     Resolution,
 )
-from runbooks.disk import read_filesystems
 
 LOG_TAIL = 200
 OUTPUT_TAIL = 2000
@@ -81,7 +81,7 @@ async def gather_facts(
     stacks = discover_stacks(containers, host.stacks)
     secrets = _secret_values(containers)
 
-    steps: dict[str, Coroutine[Any, Any, Any]] = {"disk usage": _filesystems(session, info, usage)}
+    steps: dict[str, Coroutine[Any, Any, Any]] = {"disk usage": _filesystems(session, usage)}
     for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
         steps[f"read env file {path}"] = _env_file(session, path)
     for stack in stacks.stacks:
@@ -158,9 +158,11 @@ async def _uptime(session: HostSession) -> float | None:
 
 
 async def _filesystems(
-    session: HostSession, info: EngineInfo, usage: DiskUsage
+    session: HostSession, usage: DiskUsage
 ) -> tuple[tuple[FilesystemFacts, ...], int | None]:
-    filesystems, reclaimable = await read_filesystems(session, info, usage)
+    report = await disk.read_disk(session, disk.Params(), usage=usage)
+    reclaimable = sum(row.reclaimable_bytes for row in report.docker) if report.docker else None
+    filesystems = report.filesystems
     return (
         tuple(
             FilesystemFacts(

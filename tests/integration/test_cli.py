@@ -60,13 +60,17 @@ def test_check_config_connect_every_host_ok(inventory: Path) -> None:
     [
         ({"known_hosts": "WRONG_KNOWN_HOSTS"}, "host key CHANGED"),
         ({"private_key": "WRONG_KEY"}, "authentication refused"),
-        ({"address": "10.213.9.2", "connect_timeout": 2}, "no answer within 2 s"),
+        ({"address": "127.0.0.1", "port": "SILENT_PORT", "connect_timeout": 2}, "no answer within 2 s"),
     ],
 )
 def test_check_config_connect_failures_name_host_and_cause(
-    lab: Lab, tmp_path: Path, host: dict[str, Any], cause: str
+    lab: Lab, tmp_path: Path, host: dict[str, Any], cause: str, silent_port: int
 ) -> None:
-    replace = {"WRONG_KNOWN_HOSTS": str(lab.wrong_known_hosts), "WRONG_KEY": str(lab.wrong_client_key)}
+    replace: dict[str, Any] = {
+        "WRONG_KNOWN_HOSTS": str(lab.wrong_known_hosts),
+        "WRONG_KEY": str(lab.wrong_client_key),
+        "SILENT_PORT": silent_port,
+    }
     host = {k: replace.get(str(v), v) for k, v in host.items()}
     proc = stackbot("--config", str(bad_inventory(lab, tmp_path, **host)), "check-config", "--connect")
     assert proc.returncode == 4
@@ -139,7 +143,9 @@ def test_volumes_then_disk_in_one_process_use_one_ssh_connection(lab: Lab, inven
     assert lab.login_count("h1") - before == 1
 
 
-def test_bad_input_is_one_clear_line(lab: Lab, inventory: Path, tmp_path: Path) -> None:
+def test_bad_input_is_one_clear_line(
+    lab: Lab, inventory: Path, tmp_path: Path, silent_port: int
+) -> None:
     unknown = stackbot("--config", str(inventory), "disk", "prodd")
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == (
@@ -157,7 +163,10 @@ def test_bad_input_is_one_clear_line(lab: Lab, inventory: Path, tmp_path: Path) 
     assert missing.returncode == 3 and "no inventory at" in missing.stderr
 
     unreachable = stackbot(
-        "--config", str(bad_inventory(lab, tmp_path, address="10.213.9.2", connect_timeout=2)), "disk", "lab"
+        "--config",
+        str(bad_inventory(lab, tmp_path, address="127.0.0.1", port=silent_port, connect_timeout=2)),
+        "disk",
+        "lab",
     )
     assert unreachable.returncode == 4
     assert "lab/h1" in unreachable.stdout + unreachable.stderr
