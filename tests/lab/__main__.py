@@ -1,0 +1,50 @@
+"""CLI: python -m tests.lab up [--scenario NAME] | scenario NAME | down | status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .lab import Lab
+from .scenarios import SCENARIOS
+from .util import LabError, log
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the lab (or attach) and leave it running")
+    up.add_argument("--scenario", choices=sorted(SCENARIOS), help="then build this scenario")
+    sc = sub.add_parser("scenario", help="build a scenario in the running lab")
+    sc.add_argument("name", choices=sorted(SCENARIOS))
+    sub.add_parser("down", help="stop the lab and remove everything of it but the image cache")
+    sub.add_parser("status", help="what runs")
+    args = parser.parse_args(argv)
+
+    lab = Lab()
+    t0 = time.monotonic()
+    try:
+        if args.command == "up":
+            lab.start()
+            if args.scenario:
+                print(json.dumps(lab.scenario(args.scenario).__dict__, indent=1))
+            log(f"up done in {time.monotonic() - t0:.1f}s")
+            print(f"inventory: {lab.inventory_path}")
+        elif args.command == "scenario":
+            if not lab.is_running():
+                lab.start()
+            print(json.dumps(lab.scenario(args.name).__dict__, indent=1))
+        elif args.command == "down":
+            lab.stop()
+        else:
+            print(json.dumps(lab.status(), indent=1, default=str))
+    except LabError as exc:
+        print(f"lab error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""A private dockerd inside a host's network namespace (plus its NXDOMAIN DNS stub)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+
+from .config import DOCKER_GROUP, H2_TMPFS_OPTIONS, HostSpec
+from .netns import in_netns, netns_path
+from .util import LabError, log, mounts_under, owned_pid, run, stop_pidfile, wait_for
+
+DOCKERD = "/usr/sbin/dockerd"
+DNSSTUB = str(Path(__file__).resolve().parent / "dnsstub.py")
+
+
+def client(host: HostSpec, timeout: int = 120) -> docker.DockerClient:
+    return docker.DockerClient(base_url=f"unix://{host.docker_socket}", timeout=timeout)
+
+
+def ping(host: HostSpec) -> bool:
+    if not host.docker_socket.exists():
+        return False
+    try:
+        c = client(host, timeout=3)
+        try:
+            return bool(c.ping())
+        finally:
+            c.close()
+    except Exception:
+        return False
+
+
+def dockerd_pid(host: HostSpec) -> int | None:
+    return owned_pid(host.dockerd_pidfile, str(host.docker_socket))
+
+
+def dns_pid(host: HostSpec) -> int | None:
+    return owned_pid(host.dns_pidfile, "dnsstub.py")
+
+
+def mount_tmpfs_root(host: HostSpec) -> None:
+    root = host.data_root
+    root.mkdir(parents=True, exist_ok=True)
+    if str(root) not in mounts_under(root):
+        run(["mount", "-t", "tmpfs", "-o", H2_TMPFS_OPTIONS, "sblab-h2-root", str(root)])
+
+
+def start_dns(host: HostSpec) -> None:
+    if dns_pid(host) is not None:
+        return
+    host.private_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        host.dns_pidfile.unlink()
+    subprocess.Popen(
+        in_netns(host.netns, sys.executable, DNSSTUB, host.address, str(host.dns_pidfile)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(host.private_dir / "dnsstub.log", "ab"),  # noqa: SIM115 - child keeps it
+        start_new_session=True,
+    )
+    wait_for(lambda: dns_pid(host) is not None, timeout=10, what=f"{host.name} dns stub")
+
+
+def start(host: HostSpec) -> None:
+    """Start dockerd in the namespace unless it already answers."""
+    if dockerd_pid(host) is not None and ping(host):
+        return
+    stop(host)  # a stale or wedged one
+    start_dns(host)
+    host.dir.mkdir(parents=True, exist_ok=True)
+    host.dir.chmod(0o755)
+    host.private_dir.mkdir(parents=True, exist_ok=True)
+    host.private_dir.chmod(0o700)
+    if host.tmpfs_root:
+        mount_tmpfs_root(host)
+    host.data_root.mkdir(parents=True, exist_ok=True)
+    host.data_root.chmod(0o711)
+    daemon_json = host.private_dir / "daemon.json"
+    # Keep the trust key out of /etc/docker.
+    config = {"deprecated-key-path": str(host.private_dir / "key.json")}
+    daemon_json.write_text(json.dumps(config) + "\n")
+    argv = [
+        "nsenter", f"--net={netns_path(host.netns)}",
+        DOCKERD,
+        "--config-file", str(daemon_json),
+        "--host", f"unix://{host.docker_socket}",
+        "--data-root", str(host.data_root),
+        "--exec-root", str(host.exec_root),
+        "--pidfile", str(host.dockerd_pidfile),
+        "--group", DOCKER_GROUP,
+        "--dns", host.address,
+        "--dns-search", ".",
+        "--log-level", "warn",
+    ]  # fmt: skip
+    with open(host.dockerd_log, "ab") as logf:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=logf,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: ping(host), timeout=60, what=f"dockerd of {host.name}")
+    except LabError as exc:
+        tail = host.dockerd_log.read_text(errors="replace")[-3000:]
+        raise LabError(f"{exc}\n--- {host.dockerd_log}:\n{tail}") from exc
+
+
+def stop(host: HostSpec, *, remove_containers: bool = True) -> None:
+    """Stop dockerd (removing its containers first, fast) and the DNS stub."""
+    pid = dockerd_pid(host)
+    if pid is not None and remove_containers and ping(host):
+        c = client(host, timeout=30)
+        try:
+            for container in c.containers.list(all=True):
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+        finally:
+            c.close()
+    if stop_pidfile(host.dockerd_pidfile, str(host.docker_socket), timeout=30, what="dockerd"):
+        log(f"{host.name}: dockerd stopped")
+    stop_pidfile(host.dns_pidfile, "dnsstub.py", timeout=5, what="dns stub")
