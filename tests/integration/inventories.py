@@ -7,12 +7,13 @@ from typing import Any
 
 import yaml
 
+from tests.lab.config import LAB_USER
 from tests.lab.lab import Lab
 
 
 def lab_host(lab: Lab, name: str, **overrides: Any) -> dict[str, Any]:
     host = lab.hosts[name]
-    entry: dict[str, Any] = {"address": host.address, "docker_socket": host.docker_socket}
+    entry: dict[str, Any] = {"address": host.address, "docker_socket": str(host.docker_socket)}
     entry.update(overrides)
     return entry
 
@@ -20,7 +21,7 @@ def lab_host(lab: Lab, name: str, **overrides: Any) -> dict[str, Any]:
 def write_inventory(path: Path, lab: Lab, environments: dict[str, Any], **top: Any) -> Path:
     data: dict[str, Any] = {
         "defaults": {
-            "user": lab.ssh_user,
+            "user": LAB_USER,
             "private_key": str(lab.client_key),
             "known_hosts": str(lab.known_hosts),
         },
@@ -30,3 +31,9 @@ def write_inventory(path: Path, lab: Lab, environments: dict[str, Any], **top: A
     data.update(top)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def ensure_scenario(lab: Lab, name: str) -> None:
+    """Build scenario ``name`` unless it is the state the lab was last put in."""
+    if lab.last_scenario is None or lab.last_scenario.name != name:
+        lab.scenario(name)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
-from tests.integration.inventories import lab_host, write_inventory
+from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -42,7 +42,9 @@ def inventory(lab: Lab, tmp_path: Path) -> Path:
 
 
 def bad_inventory(lab: Lab, tmp_path: Path, **host: Any) -> Path:
-    return write_inventory(tmp_path / "bad.yaml", lab, {"lab": {"hosts": {"h1": lab_host(lab, "h1", **host)}}})
+    return write_inventory(
+        tmp_path / "bad.yaml", lab, {"lab": {"hosts": {"h1": lab_host(lab, "h1", **host)}}}
+    )
 
 
 def test_check_config_connect_every_host_ok(inventory: Path) -> None:
@@ -60,7 +62,10 @@ def test_check_config_connect_every_host_ok(inventory: Path) -> None:
     [
         ({"known_hosts": "WRONG_KNOWN_HOSTS"}, "host key CHANGED"),
         ({"private_key": "WRONG_KEY"}, "authentication refused"),
-        ({"address": "127.0.0.1", "port": "SILENT_PORT", "connect_timeout": 2}, "no answer within 2 s"),
+        (
+            {"address": "127.0.0.1", "port": "SILENT_PORT", "connect_timeout": 2},
+            "no answer within 2 s",
+        ),
     ],
 )
 def test_check_config_connect_failures_name_host_and_cause(
@@ -72,7 +77,9 @@ def test_check_config_connect_failures_name_host_and_cause(
         "SILENT_PORT": silent_port,
     }
     host = {k: replace.get(str(v), v) for k, v in host.items()}
-    proc = stackbot("--config", str(bad_inventory(lab, tmp_path, **host)), "check-config", "--connect")
+    proc = stackbot(
+        "--config", str(bad_inventory(lab, tmp_path, **host)), "check-config", "--connect"
+    )
     assert proc.returncode == 4
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1
@@ -80,7 +87,9 @@ def test_check_config_connect_failures_name_host_and_cause(
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_stopped_sshd_gives_one_failed_line_and_the_other_host_is_ok(lab: Lab, inventory: Path) -> None:
+def test_stopped_sshd_gives_one_failed_line_and_the_other_host_is_ok(
+    lab: Lab, inventory: Path
+) -> None:
     lab.stop_sshd("h2")
     try:
         proc = stackbot("--config", str(inventory), "check-config", "--connect", "--env", "pair")
@@ -94,7 +103,7 @@ def test_stopped_sshd_gives_one_failed_line_and_the_other_host_is_ok(lab: Lab, i
 
 
 def test_volumes_json_in_s1_lists_orphaned_and_new_volume(lab: Lab, inventory: Path) -> None:
-    lab.scenario("S1")
+    ensure_scenario(lab, "S1")
     proc = stackbot("--config", str(inventory), "volumes", "lab", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -108,7 +117,7 @@ def test_volumes_json_in_s1_lists_orphaned_and_new_volume(lab: Lab, inventory: P
 
 
 def test_disk_in_s6_shows_the_full_docker_root(lab: Lab, inventory: Path) -> None:
-    lab.scenario("S6")
+    ensure_scenario(lab, "S6")
     proc = stackbot("--config", str(inventory), "disk", "small", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (host,) = json.loads(proc.stdout)["hosts"]
@@ -173,7 +182,10 @@ def test_bad_input_is_one_clear_line(
     assert "no answer within 2 s" in unreachable.stdout + unreachable.stderr
 
     nodocker = stackbot(
-        "--config", str(bad_inventory(lab, tmp_path, docker_socket="/run/nothing.sock")), "volumes", "lab"
+        "--config",
+        str(bad_inventory(lab, tmp_path, docker_socket="/run/nothing.sock")),
+        "volumes",
+        "lab",
     )
     assert nodocker.returncode == 4
     assert "docker.unreachable" in nodocker.stdout + nodocker.stderr

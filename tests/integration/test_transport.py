@@ -19,7 +19,7 @@ from bot.errors import (
     HostUnreachable,
 )
 from bot.transport import Transport
-from tests.integration.inventories import lab_host, write_inventory
+from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -33,12 +33,18 @@ def inventory(lab: Lab, tmp_path: Path) -> Inventory:
         {
             "lab": {"hosts": {"h1": lab_host(lab, "h1")}},
             "small": {"hosts": {"h2": lab_host(lab, "h2")}},
-            "wrongkey": {"hosts": {"h1": lab_host(lab, "h1", private_key=str(lab.wrong_client_key))}},
+            "wrongkey": {
+                "hosts": {"h1": lab_host(lab, "h1", private_key=str(lab.wrong_client_key))}
+            },
             "wronghost": {
                 "hosts": {"h1": lab_host(lab, "h1", known_hosts=str(lab.wrong_known_hosts))}
             },
             "nodocker": {"hosts": {"h1": lab_host(lab, "h1", docker_socket="/run/nothing.sock")}},
-            "local": {"hosts": {"me": {"address": "local", "docker_socket": lab.hosts["h1"].docker_socket}}},
+            "local": {
+                "hosts": {
+                    "me": {"address": "local", "docker_socket": str(lab.hosts["h1"].docker_socket)}
+                }
+            },
         },
         ssh={"idle_close": 0.3, "command_timeout": 20},
     )
@@ -60,7 +66,7 @@ async def test_run_returns_a_record_and_argv_reaches_the_host_literally(
         with pytest.raises(CommandFailed) as info:
             await session.run(["ls", "/no/such/dir"])
         assert info.value.result.exit_status != 0 and "No such file" in info.value.result.stderr
-    assert not Path("/tmp/pwned").exists()
+    assert not await asyncio.to_thread(Path("/tmp/pwned").exists)
 
 
 async def test_timeout_keeps_partial_output(lab: Lab, inventory: Inventory) -> None:
@@ -96,7 +102,7 @@ async def test_docker_api_and_files_through_one_connection(lab: Lab, inventory: 
 
 
 async def test_postgres_through_a_forwarded_port(lab: Lab, inventory: Inventory) -> None:
-    lab.scenario("healthy")
+    ensure_scenario(lab, "healthy")
     db = lab.docker("h1").containers.get("shop_db_1")
     env = dict(item.split("=", 1) for item in db.attrs["Config"]["Env"])
     address = next(iter(db.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
@@ -104,7 +110,9 @@ async def test_postgres_through_a_forwarded_port(lab: Lab, inventory: Inventory)
     creds = {"user": env["POSTGRES_USER"], "password": env["POSTGRES_PASSWORD"]}
     async with Transport(inventory.ssh) as transport, transport.session(host) as session:
         async with session.database(address=address, port=5432, dbname="shop", **creds) as pg:
-            rows = await pg.fetch("select count(*) from information_schema.tables where table_schema = %s", ["public"])
+            rows = await pg.fetch(
+                "select count(*) from information_schema.tables where table_schema = %s", ["public"]
+            )
             assert rows[0][0] > 0
         with pytest.raises(DatabaseMissing):
             async with session.database(address=address, port=5432, dbname="nope", **creds):
@@ -146,7 +154,7 @@ async def test_refusals_say_why(lab: Lab, inventory: Inventory) -> None:
         with pytest.raises(AuthenticationFailed, match="authentication refused"):
             async with transport.session(inventory.resolved_host("wrongkey", "h1")):
                 pass
-        with pytest.raises(DockerUnavailable, match="/run/nothing.sock"):
+        with pytest.raises(DockerUnavailable, match=r"/run/nothing\.sock"):
             async with transport.session(inventory.resolved_host("nodocker", "h1")) as session:
                 await session.docker.version()
 
