@@ -44,6 +44,7 @@ from runbooks.diagnose.facts import EnvFileFacts, FilesystemFacts, HostFacts
 
 __all__ = [
     "ENVIRONMENT",
+    "GIB",
     "HOST",
     "NOW",
     "OLD",
@@ -536,6 +537,7 @@ def lab_stack(
     env: Mapping[str, str] | None = None,
     created: datetime | str = OLD,
     working_dir: str | None = None,
+    db_env_file: bool = False,
 ) -> list[ContainerDetails]:
     """The healthy lab stack: ``backend`` (``env_file: .env``), ``db`` (``environment:``
     ``POSTGRES_USER: ${POSTGRES_USER}`` …, named volume ``<project>_pgdata``, health
@@ -546,6 +548,8 @@ def lab_stack(
     wd = working_dir or f"/srv/{project}"
     db_keys = ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
     db_env: dict[str, str] = {k: values[k] for k in db_keys if k in values}
+    if db_env_file:
+        db_env = dict(values)
     db_env["PGDATA"] = "/var/lib/postgresql/data"
     return [
         container(
@@ -557,6 +561,14 @@ def lab_stack(
             networks={net: ["backend"]},
             cmd=["python3", "/app/server.py"],
             exposed_ports=["8000"],
+            health="healthy",
+            health_log=['{"status": "ok"}'],
+            healthcheck=[
+                "CMD",
+                "python3",
+                "-c",
+                "urllib.request.urlopen('http://127.0.0.1:8000/health')",
+            ],
             created=created,
             working_dir=wd,
         ),
