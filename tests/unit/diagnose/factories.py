@@ -202,9 +202,10 @@ def container(
       ``environment_file`` only when given, as with ``--env-file``).
       Without ``project`` the container is unmanaged (``docker run``).
     - ``state``: ``running``, ``restarting``, ``paused``, ``exited``, ``dead``,
-      ``created``. Exit code defaults to 0 when running or created, else 1 (137
-      with ``oom_killed``); a stopped container finishes 1 h before ``NOW`` unless
-      ``finished`` says otherwise; non-running containers get no IP address.
+      ``created``. Exit code defaults to 0 when running, paused or created, else
+      (exited, dead, restarting: the last exit) 1, or 137 with ``oom_killed``; a
+      stopped container finishes 1 h before ``NOW`` unless ``finished`` says
+      otherwise; non-running containers get no IP address.
     - ``networks``: names, or ``{network: aliases}``; each running endpoint gets
       a stable IP (override with ``ips``); ``dns_names=True`` also fills
       ``DNSNames`` (name, aliases, short id) as Engine API ≥ 1.44 does.
@@ -226,7 +227,8 @@ def container(
     if finished is None and not running and state != "created":
         finished = NOW - timedelta(hours=1)
     if exit_code is None:
-        exit_code = 0 if running or state == "created" else (137 if oom_killed else 1)
+        up = state in {"running", "paused", "created"}
+        exit_code = 0 if up else (137 if oom_killed else 1)
 
     all_labels: dict[str, str] = {}
     if project is not None:
