@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,17 +23,17 @@ def client(host: HostSpec, timeout: int = 120) -> docker.DockerClient:
     return docker.DockerClient(base_url=f"unix://{host.docker_socket}", timeout=timeout)
 
 
-def ping(host: HostSpec) -> bool:
-    if not host.docker_socket.exists():
-        return False
+def ping(host: HostSpec, timeout: float = 3.0) -> bool:
+    """GET /_ping on the socket (a raw request: a failing DockerClient() leaks a socket)."""
     try:
-        c = client(host, timeout=3)
-        try:
-            return bool(c.ping())
-        finally:
-            c.close()
-    except Exception:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(host.docker_socket))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            head = s.recv(64)
+    except OSError:
         return False
+    return head.startswith(b"HTTP/1.") and b" 200 " in head
 
 
 def dockerd_pid(host: HostSpec) -> int | None:
@@ -41,6 +42,18 @@ def dockerd_pid(host: HostSpec) -> int | None:
 
 def dns_pid(host: HostSpec) -> int | None:
     return owned_pid(host.dns_pidfile, "dnsstub.py")
+
+
+def spawn_daemon(argv: list[str], logfile: Path) -> None:
+    """Start argv detached (setsid --fork): not our child, it outlives this process."""
+    with open(logfile, "ab") as logf:
+        subprocess.run(
+            ["setsid", "--fork", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=logf,
+            check=True,
+        )
 
 
 def mount_tmpfs_root(host: HostSpec) -> None:
@@ -56,13 +69,8 @@ def start_dns(host: HostSpec) -> None:
     host.private_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         host.dns_pidfile.unlink()
-    subprocess.Popen(
-        in_netns(host.netns, sys.executable, DNSSTUB, host.address, str(host.dns_pidfile)),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=open(host.private_dir / "dnsstub.log", "ab"),  # noqa: SIM115 - child keeps it
-        start_new_session=True,
-    )
+    argv = in_netns(host.netns, sys.executable, DNSSTUB, host.address, str(host.dns_pidfile))
+    spawn_daemon(argv, host.private_dir / "dnsstub.log")
     wait_for(lambda: dns_pid(host) is not None, timeout=10, what=f"{host.name} dns stub")
 
 
@@ -97,14 +105,7 @@ def start(host: HostSpec) -> None:
         "--dns-search", ".",
         "--log-level", "warn",
     ]  # fmt: skip
-    with open(host.dockerd_log, "ab") as logf:
-        subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=logf,
-            stderr=logf,
-            start_new_session=True,
-        )
+    spawn_daemon(argv, host.dockerd_log)
     try:
         wait_for(lambda: ping(host), timeout=60, what=f"dockerd of {host.name}")
     except LabError as exc:

@@ -140,7 +140,7 @@ def debian_tarball() -> Path:
             [
                 "debootstrap", "--variant=minbase", f"--cache-dir={debs}",
                 f"--include={','.join(DEBIAN_PACKAGES)}", SUITE, str(rootfs), mirror,
-            ],  # fmt: skip
+            ],
             timeout=1200,
         )
     with step("slim the rootfs"):

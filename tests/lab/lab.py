@@ -173,15 +173,18 @@ class Lab:
     def stop(self) -> None:
         """Stop everything the lab started; remove netns, veths, mounts, run dir."""
         require_root()
-        with lab_lock():
-            with step("lab stop"):
-                self._teardown()
+        with lab_lock(), step("lab stop"):
+            self._teardown()
 
-    def _teardown(self) -> None:
+    def close(self) -> None:
+        """Close this handle's Docker clients (the lab keeps running)."""
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 client.close()
         self._clients.clear()
+
+    def _teardown(self) -> None:
+        self.close()
         for host in self.hosts.values():
             sshd.stop(host)
             dockerd.stop(host)
@@ -240,7 +243,9 @@ class Lab:
 
     def stop_dockerd(self, host: str) -> None:
         """Stop that host's dockerd (containers stop with it; restart policies revive them)."""
-        self._clients.pop(host, None)
+        client = self._clients.pop(host, None)
+        if client is not None:
+            client.close()
         dockerd.stop(self.hosts[host], remove_containers=False)
         dockerd.start_dns(self.hosts[host])
 

@@ -22,7 +22,7 @@ import docker
 import docker.errors
 
 from . import images
-from .config import PLANTED_JWT, PLANTED_PASSWORD, STACKS_DIR, H1, H2
+from .config import H1, H2, PLANTED_JWT, PLANTED_PASSWORD, STACKS_DIR
 from .stack import (
     backend_service,
     compose,
@@ -32,6 +32,7 @@ from .stack import (
     nginx_service,
     redis_service,
     reset_stacks_dir,
+    run_container,
     shop_env,
     wait_health,
     wait_no_starting,
@@ -98,8 +99,8 @@ def reset_h2(client: docker.DockerClient) -> None:
         if tiny.status != "running":
             tiny.start()
     except docker.errors.NotFound:
-        client.containers.run(
-            images.ref("busybox"), SLEEPER_CMD, name=TINY, detach=True,
+        run_container(
+            client, images.ref("busybox"), command=SLEEPER_CMD, name=TINY,
             restart_policy={"Name": "unless-stopped"},
             labels={"org.stackbot-lab.role": "h2-baseline"},
         )  # fmt: skip
@@ -121,7 +122,7 @@ def migrate(ctx: Ctx, container: str) -> None:
 
 def psql(ctx: Ctx, container: str, user: str, db: str, sql: str) -> str:
     return exec_in(
-        ctx.h1, container, ["psql", "-h", "127.0.0.1", "-U", user, "-d", db, "-Atc", sql]
+        ctx.h1, container, ["psql", "-h", "/run/postgresql", "-U", user, "-d", db, "-Atc", sql]
     )[1]
 
 
@@ -319,7 +320,11 @@ def s3(ctx: Ctx) -> ScenarioInfo:
     migrate(ctx, "ventanas-test-app")
     write_compose(
         d,
-        {"services": {"app": backend_service(depends_on_db=False, container_name="ventanas-test-app")}},
+        {
+            "services": {
+                "app": backend_service(depends_on_db=False, container_name="ventanas-test-app")
+            }
+        },
     )
     compose(H1, d, "up", "-d")
     wait_health(
@@ -379,11 +384,11 @@ def s4(ctx: Ctx) -> ScenarioInfo:
         containers=("hanna_db_1", "hanna_backend_1", "hanna_nginx_1"),
         networks=("hanna_default",),
         volumes=("hanna_postgres_data",),
-        facts={"database": "hanna", "nginx_log": "backend could not be resolved (3: Host not found)"},
+        facts={
+            "database": "hanna",
+            "nginx_log": "backend could not be resolved (3: Host not found)",
+        },
     )
-
-
-S5_DOC_NOTE = "see s5.__doc__"
 
 
 def s5(ctx: Ctx) -> ScenarioInfo:
@@ -396,8 +401,10 @@ def s5(ctx: Ctx) -> ScenarioInfo:
     .env.production (ENVIRONMENT=production, BACKEND_PORT=8001, POSTGRES_DB
     filter_ical_production) and .env.staging (ENVIRONMENT=staging, BACKEND_PORT=8002,
     POSTGRES_DB filter_ical_staging); .env is the staging copy.
-    History: cp .env.production .env; up -d (prod); cp .env.staging .env; up -d: compose
-    recreated the services as staging, so the compose-made prod containers are gone;
+    History: cp .env.production .env; up -d (prod, migrated); cp .env.staging .env;
+    up -d: compose recreated the services as staging, so the compose-made prod containers
+    are gone (v1 carried prod's volume into the new db container and hinted to rm it:
+    ``rm -s -f db``; ``up -d`` again gave staging its own volume);
     prod restarted by hand with ``docker run`` (no compose labels): ``filter-ical-db-production``
     (volume ``filter-ical_pgdata_production``, which carries compose labels of project
     filter-ical) and ``filter-ical-backend-production`` (port 8001->8000, env from
@@ -428,7 +435,7 @@ def s5(ctx: Ctx) -> ScenarioInfo:
         name: shop_env(
             "filter_ical", PLANTED_PASSWORD, f"filter_ical_{name}",
             ENVIRONMENT=name, BACKEND_PORT=port,
-        )  # fmt: skip
+        )
         for name, port in (("production", "8001"), ("staging", "8002"))
     }
     for name, env in envs.items():
@@ -438,20 +445,28 @@ def s5(ctx: Ctx) -> ScenarioInfo:
     migrate(ctx, "filter-ical-backend-production")
     write_env(d, envs["staging"])
     compose(H1, d, "up", "-d")
+    # compose v1 kept prod's data volume in the recreated db container and printed a
+    # hint to rm it; the operator followed it, so staging got its own (new) volume.
+    compose(H1, d, "rm", "-s", "-f", "db")
+    compose(H1, d, "up", "-d")
+    staging_db = ctx.h1.containers.get("filter-ical-db-staging")
+    mounts = [m.get("Name") for m in staging_db.attrs["Mounts"]]
+    if mounts != ["filter-ical_pgdata_staging"]:
+        raise LabError(f"filter-ical-db-staging mounts {mounts}, expected the staging volume")
     with step("prod re-run by hand (docker run)"):
         for old in ("filter-ical-db-production", "filter-ical-backend-production"):
             with contextlib.suppress(docker.errors.NotFound):
                 ctx.h1.containers.get(old).remove(force=True)
         prod_env = envs["production"]
-        ctx.h1.containers.run(
-            images.ref("postgres"), name="filter-ical-db-production", detach=True,
+        run_container(
+            ctx.h1, images.ref("postgres"), name="filter-ical-db-production",
             environment=prod_env, network="filter-ical_default",
             volumes={"filter-ical_pgdata_production": {"bind": "/var/lib/postgresql/data",
                                                         "mode": "rw"}},
             restart_policy={"Name": "unless-stopped"},
         )  # fmt: skip
-        ctx.h1.containers.run(
-            images.ref("backend"), name="filter-ical-backend-production", detach=True,
+        run_container(
+            ctx.h1, images.ref("backend"), name="filter-ical-backend-production",
             environment=prod_env, network="filter-ical_default", ports={"8000/tcp": 8001},
             restart_policy={"Name": "unless-stopped"},
         )  # fmt: skip

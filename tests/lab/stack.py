@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import docker.errors
 import yaml
+from docker.models.containers import Container
 
 from . import images
 from .config import LAB_USER, STACKS_DIR, HostSpec
@@ -86,7 +87,9 @@ def redis_service(**extra: Any) -> dict[str, Any]:
     return svc
 
 
-def shop_env(user: str, password: str, db: str, *, host: str = "db", **extra: str) -> dict[str, str]:
+def shop_env(
+    user: str, password: str, db: str, *, host: str = "db", **extra: str
+) -> dict[str, str]:
     """The app's .env: DATABASE_URL, POSTGRES_*, and the planted SECRET_KEY."""
     from .config import PLANTED_SECRET
 
@@ -130,7 +133,9 @@ def write_file(path: Path, content: str | Mapping[str, Any]) -> Path:
     return path
 
 
-def write_compose(directory: Path, compose: Mapping[str, Any], name: str = "docker-compose.yml") -> Path:
+def write_compose(
+    directory: Path, compose: Mapping[str, Any], name: str = "docker-compose.yml"
+) -> Path:
     return write_file(directory / name, compose)
 
 
@@ -178,10 +183,19 @@ def exec_in(
 ) -> tuple[int, str]:
     """Run argv in a running container; (exit code, combined output)."""
     result = client.containers.get(container).exec_run(list(argv), demux=False)
-    output = (result.output or b"").decode(errors="replace")
-    if check and result.exit_code != 0:
-        raise LabError(f"exec {argv} in {container} failed ({result.exit_code}): {output}")
-    return int(result.exit_code), output
+    raw = result.output if isinstance(result.output, bytes) else b""
+    output = raw.decode(errors="replace")
+    code = result.exit_code if result.exit_code is not None else -1
+    if check and code != 0:
+        raise LabError(f"exec {argv} in {container} failed ({code}): {output}")
+    return code, output
+
+
+def run_container(client: docker.DockerClient, image: str, **kwargs: Any) -> Container:
+    """`docker run -d` without compose (the stubs lack restart policy unless-stopped)."""
+    containers: Any = client.containers
+    started: Container = containers.run(image, detach=True, **kwargs)
+    return started
 
 
 def health(client: docker.DockerClient, container: str) -> str:

@@ -55,7 +55,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         if self.path != "/health":
-            sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
+            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
 def main():
