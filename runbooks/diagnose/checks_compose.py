@@ -682,8 +682,8 @@ def _between_units(facts: HostFacts) -> list[Finding]:
                     findings.append(
                         _collision(
                             f"{hand.env} and {compose.env} share the container name pattern "
-                            f"{template}: {compose.env} runs under compose project "
-                            f"{compose.label}, {hand.env} by hand, from one setup",
+                            f"{template} of one compose setup: {compose.env} runs under "
+                            f"project {compose.label}, {hand.env} by hand (docker run)",
                             subject(
                                 facts, project=compose.project, container=hand.containers[0].name
                             ),

@@ -333,13 +333,13 @@ def check_unhealthy(facts: HostFacts) -> list[Finding]:
         exit_code = last.get("ExitCode")
         checked = last.get("End") or last.get("Start")
         clipped = _clip(output, secrets) if output else None
-        first_line = clipped.splitlines()[-1] if clipped else "no output"
+        last_line = clipped.splitlines()[-1] if clipped else "no output"
         findings.append(
             make_finding(
                 "container.unhealthy",
                 Severity.CRITICAL,
                 f"{c.name} is unhealthy: {health.failing_streak} failed checks in a row, "
-                f"last said: {first_line[:120]}",
+                f"last said: {last_line[:120]}",
                 container_subject(facts, c),
                 fixes=(_restart_fix(facts, c, "helps only if it is stuck: read the output first"),),
                 failing_streak=health.failing_streak,
