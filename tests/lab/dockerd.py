@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
 
 from .config import DOCKER_GROUP, H2_TMPFS_OPTIONS, HostSpec
 from .netns import in_netns, netns_path
-from .util import LabError, log, mounts_under, owned_pid, run, stop_pidfile, wait_for
+from .util import (
+    LabError,
+    cmdline,
+    log,
+    mounts_under,
+    owned_pid,
+    pid_alive,
+    run,
+    stop_pidfile,
+    wait_for,
+)
 
 DOCKERD = "/usr/sbin/dockerd"
 DNSSTUB = str(Path(__file__).resolve().parent / "dnsstub.py")
@@ -113,6 +126,45 @@ def start(host: HostSpec) -> None:
         raise LabError(f"{exc}\n--- {host.dockerd_log}:\n{tail}") from exc
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _container_cgroups(container_id: str) -> list[Path]:
+    """cgroup dirs of one container of ours (cgroupfs driver, v1 or v2)."""
+    candidates = [CGROUP_ROOT / "docker" / container_id]
+    if CGROUP_ROOT.is_dir():
+        for controller in CGROUP_ROOT.iterdir():
+            candidates.append(controller / "docker" / container_id)
+    return [c for c in candidates if (c / "cgroup.procs").exists()]
+
+
+def _all_dead(pids: set[int]) -> Callable[[], bool]:
+    return lambda: not any(pid_alive(p) for p in pids)
+
+
+def kill_orphan_containers(host: HostSpec) -> None:
+    """After a crashed dockerd: kill processes of containers recorded in its data root."""
+    containers_dir = host.data_root / "containers"
+    if not containers_dir.is_dir():
+        return
+    for entry in containers_dir.iterdir():
+        groups = _container_cgroups(entry.name)
+        pids: set[int] = set()
+        for group in groups:
+            with contextlib.suppress(OSError, ValueError):
+                pids |= {int(p) for p in (group / "cgroup.procs").read_text().split()}
+        for pid in pids:
+            log(f"{host.name}: killing orphaned container process {pid} {cmdline(pid)[:2]}")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if pids:
+            with contextlib.suppress(LabError):
+                wait_for(_all_dead(pids), timeout=10, what="orphaned container processes to die")
+        for group in groups:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+
+
 def stop(host: HostSpec, *, remove_containers: bool = True) -> None:
     """Stop dockerd (removing its containers first, fast) and the DNS stub."""
     pid = dockerd_pid(host)
@@ -126,4 +178,5 @@ def stop(host: HostSpec, *, remove_containers: bool = True) -> None:
             c.close()
     if stop_pidfile(host.dockerd_pidfile, str(host.docker_socket), timeout=30, what="dockerd"):
         log(f"{host.name}: dockerd stopped")
+    kill_orphan_containers(host)
     stop_pidfile(host.dns_pidfile, "dnsstub.py", timeout=5, what="dns stub")
