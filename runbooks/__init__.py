@@ -35,7 +35,9 @@ def load_runbook(name: str) -> Runbook[Any, Any]:
     for info in pkgutil.iter_modules(__path__):
         if info.name == name.replace(".", "_") and not info.name.startswith("_"):
             suffix = ".runbook" if info.ispkg else ""
-            runbook = getattr(importlib.import_module(f"{__name__}.{info.name}{suffix}"), "RUNBOOK", None)
+            runbook = getattr(
+                importlib.import_module(f"{__name__}.{info.name}{suffix}"), "RUNBOOK", None
+            )
             if isinstance(runbook, Runbook) and runbook.name == name:
                 return runbook
     raise RunbookDefinitionError(f"no runbook named {name!r}")

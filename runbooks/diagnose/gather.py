@@ -85,14 +85,14 @@ async def gather_facts(
     for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
         steps[f"read env file {path}"] = _env_file(session, path)
     for stack in stacks.stacks:
-        for container in _role_containers(stack, "proxy"):
-            steps[f"logs of {container.name}"] = _logs(session, container.name, secrets)
+        for proxy in _role_containers(stack, "proxy"):
+            steps[f"logs of {proxy.name}"] = _logs(session, proxy.name, secrets)
         if stack.roles.database and stack.roles.app:
             steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
         if stack.migration_check_command:
             steps[f"migration check of {stack.name}"] = _migration_check(session, stack, secrets)
-    for container, hostname in _names_to_resolve(stacks, containers):
-        steps[f"resolve {hostname} in {container}"] = _resolve(session, container, hostname)
+    for name, hostname in _names_to_resolve(stacks, containers):
+        steps[f"resolve {hostname} in {name}"] = _resolve(session, name, hostname)
 
     results, unfinished = await _run_steps(steps, ends - time.monotonic())
     disk: tuple[tuple[FilesystemFacts, ...], int | None] = results.get("disk usage", ((), None))

@@ -256,7 +256,7 @@ def test_frugal_one_list_and_one_inspect_per_container(lab: Lab, inventory: Inve
     async def go() -> tuple[Counter[str], int]:
         async with Transport(inventory.ssh) as transport, transport.session(host) as session:
             counting = CountingSession(session)
-            facts = await gather_facts(counting, deadline=60)  # type: ignore[arg-type]
+            facts = await gather_facts(counting, deadline=60)
             return counting.calls, len(facts.containers)
 
     calls, containers = asyncio.run(go())

@@ -67,7 +67,9 @@ def test_check_config_without_connect(capsys: pytest.CaptureFixture[str], invent
     assert status == 0 and out == "inventory OK: 1 environment, 1 host\n"
 
 
-def test_bad_parameter_is_a_usage_error(capsys: pytest.CaptureFixture[str], inventory: Path) -> None:
+def test_bad_parameter_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], inventory: Path
+) -> None:
     status, _, err = run(capsys, "--config", str(inventory), "diagnose", "prod", "--deadline", "0")
     assert status == 2 and "deadline" in err
 
