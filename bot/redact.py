@@ -243,5 +243,5 @@ M = TypeVar("M", bound=BaseModel)
 
 def redact_model(model: M, known_secrets: Iterable[str] = ()) -> M:
     """A copy of ``model`` (validated again) with every string redacted."""
-    data = redact_data(model.model_dump(mode="json"), known_secrets)
+    data = redact_data(model.model_dump(mode="json", exclude_computed_fields=True), known_secrets)
     return type(model).model_validate(data)
