@@ -150,7 +150,8 @@ def _shop(ctx: Ctx) -> Path:
                 "backend": backend_service(),
                 "nginx": nginx_service(),
             },
-            "volumes": {"postgres_data": {}},
+            # An explicit name: the data does not depend on the project name (seed 000).
+            "volumes": {"postgres_data": {"name": "shop_postgres_data"}},
         },
     )
     compose(H1, d, "up", "-d")
@@ -166,10 +167,11 @@ def healthy(ctx: Ctx) -> ScenarioInfo:
 
     Project ``shop`` in /run/stackbot-lab/stacks/shop (docker-compose.yml + .env):
     containers ``shop_db_1`` (healthy, volume ``shop_postgres_data`` at
-    /var/lib/postgresql/data), ``shop_backend_1`` (healthy), ``shop_nginx_1`` (running,
-    port 8080->80), all on network ``shop_default``. DATABASE_URL =
-    postgresql://shop:pw-planted-4e1d@db:5432/shop; all migrations applied (tables
-    app_migrations, customers, orders); env_file .env equals every container's env.
+    /var/lib/postgresql/data, given that explicit name in the compose file),
+    ``shop_backend_1`` (healthy), ``shop_nginx_1`` (running, port 8080->80), all on
+    network ``shop_default``. DATABASE_URL = postgresql://shop:pw-planted-4e1d@db:5432/shop;
+    all migrations applied (tables app_migrations, customers, orders); the .env file
+    (env_file of db and backend; nginx has none) equals their env; no config-hash drift.
     """
     _shop(ctx)
     wait_health(
