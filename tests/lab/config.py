@@ -14,7 +14,9 @@ SSH_DIR = RUN_DIR / "ssh"
 LAB_USER = "stackbot-lab"
 DOCKER_GROUP = "docker"
 NETNS_PREFIX = "sblab-"
-UNREACHABLE_ADDRESS = "10.213.9.2"
+# A host that refuses connections, on loopback: lab traffic never leaves this machine.
+UNREACHABLE_ADDRESS = "127.0.0.1"
+UNREACHABLE_PORT = 1
 
 # Values planted in the stacks: tests assert that they never leak into stackbot output.
 PLANTED_SECRET = "planted-secret-7f3a9c"

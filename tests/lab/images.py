@@ -138,8 +138,13 @@ def debian_tarball() -> Path:
     with step(f"debootstrap {SUITE} ({len(DEBIAN_PACKAGES)} packages) from {mirror}"):
         run(
             [
-                "debootstrap", "--variant=minbase", f"--cache-dir={debs}",
-                f"--include={','.join(DEBIAN_PACKAGES)}", SUITE, str(rootfs), mirror,
+                "debootstrap",
+                "--variant=minbase",
+                f"--cache-dir={debs}",
+                f"--include={','.join(DEBIAN_PACKAGES)}",
+                SUITE,
+                str(rootfs),
+                mirror,
             ],
             timeout=1200,
         )

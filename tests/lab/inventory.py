@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .config import H1, H2, LAB_USER, UNREACHABLE_ADDRESS, HostSpec
+from .config import H1, H2, LAB_USER, UNREACHABLE_ADDRESS, UNREACHABLE_PORT, HostSpec
 from .sshd import keys_paths
 
 CONNECT_TIMEOUT = 5.0
@@ -74,7 +74,11 @@ def negative_environments() -> dict[str, Any]:
         },
         "unreachable": {
             "description": "an address nothing answers on",
-            "hosts": {"ghost": host_entry(H1, address=UNREACHABLE_ADDRESS, connect_timeout=2.0)},
+            "hosts": {
+                "ghost": host_entry(
+                    H1, address=UNREACHABLE_ADDRESS, port=UNREACHABLE_PORT, connect_timeout=2.0
+                )
+            },
         },
     }
 

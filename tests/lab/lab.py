@@ -1,10 +1,10 @@
 """The Lab: two Docker hosts in network namespaces, reachable over SSH, with scenarios.
 
-    lab = Lab()
-    started = lab.start()          # or attaches to a lab left running by `up`
-    info = lab.scenario("S2")      # resets h1/h2 and builds one state
-    client = lab.docker("h1")      # docker-py client on h1's socket
-    lab.stop()                     # everything of ours gone (images stay cached)
+lab = Lab()
+started = lab.start()          # or attaches to a lab left running by `up`
+info = lab.scenario("S2")      # resets h1/h2 and builds one state
+client = lab.docker("h1")      # docker-py client on h1's socket
+lab.stop()                     # everything of ours gone (images stay cached)
 """
 
 from __future__ import annotations
@@ -115,9 +115,7 @@ class Lab:
             }
             if entry["dockerd_pid"] is not None and dockerd.ping(host):
                 client = self.docker(name)
-                entry["containers"] = {
-                    c.name: c.status for c in client.containers.list(all=True)
-                }
+                entry["containers"] = {c.name: c.status for c in client.containers.list(all=True)}
             out[name] = entry
         if STATE_FILE.exists():
             out["state"] = json.loads(STATE_FILE.read_text())

@@ -24,8 +24,9 @@ def lab_netns_names() -> list[str]:
     """Our namespaces (by prefix) that exist now."""
     out = run(["ip", "netns", "list"], check=False).stdout
     return [
-        line.split()[0] for line in out.splitlines() if line.split()[:1] and
-        line.split()[0].startswith(NETNS_PREFIX)
+        line.split()[0]
+        for line in out.splitlines()
+        if line.split()[:1] and line.split()[0].startswith(NETNS_PREFIX)
     ]
 
 

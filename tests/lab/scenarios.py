@@ -435,8 +435,11 @@ def s5(ctx: Ctx) -> ScenarioInfo:
     write_compose(d, compose_def)
     envs = {
         name: shop_env(
-            "filter_ical", PLANTED_PASSWORD, f"filter_ical_{name}",
-            ENVIRONMENT=name, BACKEND_PORT=port,
+            "filter_ical",
+            PLANTED_PASSWORD,
+            f"filter_ical_{name}",
+            ENVIRONMENT=name,
+            BACKEND_PORT=port,
         )
         for name, port in (("production", "8001"), ("staging", "8002"))
     }

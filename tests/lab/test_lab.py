@@ -167,7 +167,7 @@ def test_inventories_validate(lab: Lab) -> None:
     neg = Inventory.model_validate(yaml.safe_load(lab.negative_inventory_path.read_text()))
     assert neg.resolved_host("wrong-key", "h1").private_key == lab.wrong_client_key
     assert neg.resolved_host("wrong-hostkey", "h1").known_hosts == lab.wrong_known_hosts
-    assert neg.resolved_host("unreachable", "ghost").address == "10.213.9.2"
+    assert neg.resolved_host("unreachable", "ghost").address == "127.0.0.1"
     variant = lab.write_inventory(
         lab.run_dir / "variant.yaml", defaults={"private_key": str(lab.wrong_client_key)}
     )
