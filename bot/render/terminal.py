@@ -126,12 +126,22 @@ def filesystem_table(filesystems: list[Filesystem]) -> Table:
 
 
 def disk_notes(report: DiskReport) -> list[str]:
-    notes = [f"no filesystem reported for {path}" for path in report.unresolved_paths]
+    notes = [
+        f"{fs.level.upper()}: {fs.mount_point} ({', '.join(fs.holds)}) is "
+        f"{_percent(fs.percent_used)} full, {_percent(fs.inodes_percent)} of inodes used"
+        for fs in report.filesystems
+        if fs.level != "ok"
+    ]
+    notes += [f"no filesystem reported for {path}" for path in report.unresolved_paths]
     if report.inodes_error:
         notes.append(f"inodes unknown: {report.inodes_error}")
     if report.docker_error:
         notes.append(f"Docker figures missing: {report.docker_error}")
     return notes
+
+
+def _percent(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:.1f}%"
 
 
 def _reclaimable(row: DockerUsageRow) -> str:

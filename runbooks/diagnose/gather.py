@@ -225,11 +225,11 @@ async def _database(
     containers: list[ContainerDetails],
     secrets: set[str],
 ) -> DatabaseFacts:
-    app = (
-        _running(stack.services[stack.roles.app].containers)
-        if stack.roles.app in stack.services
-        else None
+    app_containers = (
+        stack.services[stack.roles.app].containers if stack.roles.app in stack.services else ()
     )
+    # a stopped app still carries its configuration: its DATABASE_URL is what matters
+    app = _running(app_containers) or (app_containers[0] if app_containers else None)
     db_containers = (
         stack.services[stack.roles.database].containers
         if stack.roles.database in stack.services

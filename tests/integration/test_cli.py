@@ -111,8 +111,8 @@ def test_volumes_json_in_s1_lists_orphaned_and_new_volume(lab: Lab, inventory: P
     (host,) = data["hosts"]
     volumes = {v["name"]: v for v in host["result"]["volumes"]}
     old, new = volumes["multivendor_postgres_data"], volumes["indexo-staging_postgres_data"]
-    assert old["mounted_by"] == [] and old["size"] > new["size"] > 0
-    assert [m["name"] for m in new["mounted_by"]] == ["indexo_db_staging"]
+    assert old["mounted_by"] == [] and old["size_bytes"] > new["size_bytes"] > 0
+    assert [m["container"] for m in new["mounted_by"]] == ["indexo_db_staging"]
     assert new["mounted_by"][0]["running"] is True
 
 
@@ -121,7 +121,7 @@ def test_disk_in_s6_shows_the_full_docker_root(lab: Lab, inventory: Path) -> Non
     proc = stackbot("--config", str(inventory), "disk", "small", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (host,) = json.loads(proc.stdout)["hosts"]
-    docker_fs = [fs for fs in host["result"]["filesystems"] if "docker root" in fs["paths"]]
+    docker_fs = [fs for fs in host["result"]["filesystems"] if "docker root" in fs["holds"]]
     assert docker_fs and docker_fs[0]["percent_used"] >= 95 and docker_fs[0]["level"] == "critical"
     table = stackbot("--config", str(inventory), "disk", "small")
     assert table.returncode == 0 and "critical" in table.stdout.lower()

@@ -322,3 +322,9 @@ def test_json_masks_known_secrets() -> None:
 
 def test_the_render_package_exports() -> None:
     assert sorted(bot.render.__all__) == ["render_json", "render_terminal"]
+
+
+def test_terminal_disk_says_in_words_which_filesystems_are_full() -> None:
+    lines = terminal_text(disk_outcome()).splitlines()
+    assert "WARNING: / (/, /srv/backups) is 86.2% full, 88.0% of inodes used" in lines
+    assert "CRITICAL: /mnt/dav (docker root) is 95.5% full, — of inodes used" in lines
