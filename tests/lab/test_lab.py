@@ -371,6 +371,9 @@ async def test_df_over_ssh_sees_the_full_disk(lab: Lab) -> None:
 
 
 def test_stop_leaves_nothing_then_restart(lab: Lab) -> None:
+    h1_refs = [ref for name, ref in lab.images.items() if "@" not in name]
+    h1_images = {ref: lab.docker("h1").images.get(ref).id for ref in h1_refs}
+    assert len(h1_images) >= 5  # debian, busybox and the service images
     ours: list[int] = []
     for host in lab.hosts.values():
         ours += netns.pids_in(host.netns)
@@ -390,3 +393,6 @@ def test_stop_leaves_nothing_then_restart(lab: Lab) -> None:
     finally:
         lab.start()
     assert lab.docker("h1").ping()
+    # the next start reuses the cached images: same references, same image ids, nothing rebuilt
+    assert {ref: lab.docker("h1").images.get(ref).id for ref in h1_images} == h1_images
+    assert set(h1_images) <= set(lab.images.values())
