@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.config.models import ResolvedHost
 from bot.errors import CommandFailed, CommandTimeout, HostUnreachable
 from bot.session import CommandResult, Database, quote_argv
+from bot.transport.completed import command_result
 from bot.transport.docker_engine import DockerEngineClient
 from bot.transport.postgres import open_database
 
@@ -72,16 +73,15 @@ class LocalHostSession:
             raise CommandTimeout(
                 self._host.label, command, limit, _decode(out), _decode(err)
             ) from exc
-        result = CommandResult(
-            argv=tuple(argv),
-            exit_status=proc.returncode if proc.returncode is not None else -1,
+        return command_result(
+            self._host.label,
+            argv,
+            exit_status=proc.returncode,
             stdout=_decode(out),
             stderr=_decode(err),
-            duration=time.monotonic() - started,
+            started=started,
+            check=check,
         )
-        if check and not result.ok:
-            raise CommandFailed(self._host.label, result)
-        return result
 
     async def read_file(self, path: str, *, max_bytes: int = 1_048_576) -> bytes:
         def read() -> bytes:

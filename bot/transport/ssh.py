@@ -25,12 +25,12 @@ import asyncssh
 from bot.config.models import ResolvedHost, SSHEndpoint, SSHSettings
 from bot.errors import (
     AuthenticationFailed,
-    CommandFailed,
     CommandTimeout,
     HostError,
     HostUnreachable,
 )
 from bot.session import CommandResult, Database, quote_argv
+from bot.transport.completed import command_result
 from bot.transport.docker_engine import DockerEngineClient
 from bot.transport.hostkeys import explain_rejection, known_hosts_path
 from bot.transport.postgres import open_database
@@ -253,16 +253,15 @@ class SSHHostSession:
             ) from exc
         except (asyncssh.Error, OSError) as exc:
             raise HostUnreachable(self._host.label, f"lost the connection: {exc}") from exc
-        result = CommandResult(
-            argv=tuple(argv),
-            exit_status=proc.returncode if proc.returncode is not None else -1,
+        return command_result(
+            self._host.label,
+            argv,
+            exit_status=proc.returncode,
             stdout=_text(proc.stdout),
             stderr=_text(proc.stderr),
-            duration=time.monotonic() - started,
+            started=started,
+            check=check,
         )
-        if check and not result.ok:
-            raise CommandFailed(self._host.label, result)
-        return result
 
     async def read_file(self, path: str, *, max_bytes: int = 1_048_576) -> bytes:
         result = await self.run(["head", "-c", str(max_bytes), "--", path], check=True)
