@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 from typing import Any
 
+from bot.action import Action
 from bot.runbook import Runbook, RunbookDefinitionError
 
 
@@ -21,9 +22,14 @@ def load_runbooks() -> dict[str, Runbook[Any, Any]]:
             continue
         suffix = ".runbook" if info.ispkg else ""
         module = importlib.import_module(f"{__name__}.{info.name}{suffix}")
+        if isinstance(getattr(module, "ACTION", None), Action):
+            continue
         runbook = getattr(module, "RUNBOOK", None)
         if not isinstance(runbook, Runbook):
-            raise RunbookDefinitionError(f"runbooks.{info.name} declares no RUNBOOK = Runbook(...)")
+            raise RunbookDefinitionError(
+                f"runbooks.{info.name} declares neither RUNBOOK = Runbook(...) "
+                "nor ACTION = Action(...)"
+            )
         if runbook.name in found:
             raise RunbookDefinitionError(f"runbook name {runbook.name!r} is declared twice")
         found[runbook.name] = runbook
@@ -41,3 +47,16 @@ def load_runbook(name: str) -> Runbook[Any, Any]:
             if isinstance(runbook, Runbook) and runbook.name == name:
                 return runbook
     raise RunbookDefinitionError(f"no runbook named {name!r}")
+
+
+def load_actions() -> dict[str, Action[Any]]:
+    """Every fix (modules ``fix_*``), by action name."""
+    found: dict[str, Action[Any]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("fix_"):
+            continue
+        action = getattr(importlib.import_module(f"{__name__}.{info.name}"), "ACTION", None)
+        if not isinstance(action, Action):
+            raise RunbookDefinitionError(f"runbooks.{info.name} declares no ACTION = Action(...)")
+        found[action.name] = action
+    return found

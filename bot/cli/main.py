@@ -1,8 +1,10 @@
 """``stackbot``: the terminal front end over the same runbooks the Slack bot runs.
 
-Exit statuses: 0 all well · 1 something critical was found · 2 usage error
-(bad arguments, unknown environment) · 3 configuration error · 4 a host could
-not be reached or used · 70 internal error (a bug: rerun with --debug).
+Exit statuses: 0 all well · 1 something critical was found, or a fix did not
+clear its finding · 2 usage error (bad arguments, unknown environment) · 3
+configuration error · 4 a host could not be reached or used · 5 a fix was
+refused (not confirmed, the plan went stale, the environment is busy, the
+target is gone) · 70 internal error (a bug: rerun with --debug).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
+from bot.cli import fix
 from bot.config import Inventory, find_config, load_inventory
 from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
@@ -56,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--deadline", type=float, default=60.0, help="seconds for reading each host (default 60)"
     )
+
+    fix.add_parser(sub)
 
     for name, help_text in (
         ("disk", "filesystem, inode and Docker disk usage of each host"),
@@ -100,6 +105,8 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
         return await _check_config(inventory, args, err)
     if args.command == "diagnose":
         return await _diagnose(inventory, args, err)
+    if args.command == "fix":
+        return await fix.run_fix(inventory, args, err, _stdout())
     return await _report(inventory, args, err)
 
 

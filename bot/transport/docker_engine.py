@@ -134,6 +134,50 @@ class DockerEngineClient:
             output=output.decode("utf-8", errors="replace"),
         )
 
+    async def connect_network(
+        self, network: str, container: str, *, aliases: Sequence[str] = ()
+    ) -> None:
+        names = list(aliases) or None
+        await self._request(
+            lambda api: api.connect_container_to_network(container, network, aliases=names)
+        )
+
+    async def restart_container(self, ref: str, *, timeout: int = 10) -> None:
+        await self._request(lambda api: api.restart(ref, timeout=timeout))
+
+    async def stop_container(self, ref: str, *, timeout: int = 10) -> None:
+        await self._request(lambda api: api.stop(ref, timeout=timeout))
+
+    async def start_container(self, ref: str) -> None:
+        await self._request(lambda api: api.start(ref))
+
+    async def rename_container(self, ref: str, name: str) -> None:
+        await self._request(lambda api: api.rename(ref, name))
+
+    async def remove_container(self, ref: str, *, force: bool = False) -> None:
+        await self._request(lambda api: api.remove_container(ref, force=force))
+
+    async def create_container(self, body: dict[str, Any], *, name: str) -> str:
+        created = await self._request(lambda api: api.create_container_from_config(body, name=name))  # type: ignore[no-untyped-call]
+        return str(created["Id"])
+
+    async def wait_container(self, ref: str, *, timeout: float) -> int:
+        answer = await self._request(lambda api: api.wait(ref, timeout=int(timeout)))
+        return int(answer.get("StatusCode", -1))
+
+    async def prune(self) -> dict[str, int]:
+        def run(api: docker.APIClient) -> dict[str, int]:
+            containers = api.prune_containers()  # type: ignore[no-untyped-call]
+            images = api.prune_images(filters={"dangling": True})  # type: ignore[no-untyped-call]
+            builds = api.prune_builds()
+            return {
+                "containers": int(containers.get("SpaceReclaimed") or 0),
+                "images": int(images.get("SpaceReclaimed") or 0),
+                "build_cache": int(builds.get("SpaceReclaimed") or 0),
+            }
+
+        return await self._request(run)
+
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:

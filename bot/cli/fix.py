@@ -1,0 +1,218 @@
+"""``stackbot fix``: show the plan, ask before anything destructive, apply, verify."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.text import Text
+
+from bot.action import Action, ActionResult, Plan
+from bot.config import Inventory
+from bot.config.loader import describe_validation_error
+from bot.diagnosis import build_report
+from bot.engine import run_runbook
+from bot.envlock import default_lock_dir
+from bot.errors import StackbotError, UsageError
+from bot.executor import execute, plan_action
+from bot.findings import Finding
+from bot.redact import redact_data, redact_model
+from bot.session import HostSession
+from bot.transport import Transport
+from runbooks import load_actions, load_runbook
+from runbooks.diagnose.gather import gather_facts
+from runbooks.diagnose.runbook import judge
+
+EXIT_OK = 0
+EXIT_NOT_FIXED = 1
+EXIT_REFUSED = 5
+
+
+class NotConfirmed(StackbotError):
+    code = "action.not_confirmed"
+    exit_status = EXIT_REFUSED
+
+
+def add_parser(sub: Any) -> None:
+    fix = sub.add_parser(
+        "fix",
+        help="apply a fix: shows the plan, asks before anything destructive",
+        description="stackbot fix ACTION ENV --param k=v …   or   stackbot fix --finding ID ENV",
+    )
+    fix.add_argument("action", metavar="ACTION", nargs="?", help="e.g. network.connect")
+    fix.add_argument("env", metavar="ENV", help="environment from the inventory")
+    fix.add_argument("--param", action="append", default=[], metavar="K=V", help="repeat")
+    fix.add_argument("--finding", metavar="ID", help="apply the fix `diagnose` proposed")
+    fix.add_argument("--yes", action="store_true", help="do not ask before destructive steps")
+    fix.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    fix.add_argument("--format", choices=("table", "json"), default="table")
+
+
+async def run_fix(
+    inventory: Inventory, args: argparse.Namespace, err: Console, out: Console
+) -> int:
+    actions = load_actions()
+    async with Transport(inventory.ssh) as transport:
+        name, raw = await _resolve(transport, inventory, args, actions)
+        if name not in actions:
+            known = ", ".join(sorted(actions))
+            raise UsageError(f"unknown action {name!r} (actions: {known})")
+        action = actions[name]
+        params = _params(action.params, raw)
+        with err.status(f"Planning {name} on {args.env}…"):
+            plan = await plan_action(transport, inventory, args.env, action, params)
+        if args.format == "table":
+            _print_plan(out, action, plan, args.env, params.host)
+        if plan.refusal or plan.empty or args.dry_run:
+            return _early_exit(out, plan, args)
+        if action.destructive and not args.yes:
+            _confirm(args.env, out)
+        with err.status(f"Applying {name} on {args.env}…"):
+            result = await execute(
+                transport,
+                inventory,
+                args.env,
+                action,
+                params,
+                confirmed=plan,
+                actor=getpass.getuser(),
+                lock_dir=inventory.data_dir / "locks" if inventory.data_dir else default_lock_dir(),
+                diagnose=_diagnose_findings,
+            )
+    if args.format == "json":
+        out.print(_json(result), markup=False, highlight=False, soft_wrap=True)
+    else:
+        _print_result(out, result)
+    if result.status == "failed" or (result.post_check and not result.post_check.cleared):
+        return EXIT_NOT_FIXED
+    return EXIT_OK if result.status != "refused" else EXIT_REFUSED
+
+
+async def _diagnose_findings(session: HostSession) -> list[Finding]:
+    return judge(await gather_facts(session, deadline=60)).findings
+
+
+async def _resolve(
+    transport: Transport, inventory: Inventory, args: argparse.Namespace, actions: dict[str, Any]
+) -> tuple[str, dict[str, str]]:
+    given = dict(_split_param(p) for p in args.param)
+    if args.finding is None:
+        if not args.action:
+            raise UsageError("name an ACTION (e.g. network.connect) or give --finding ID")
+        return args.action, given
+    if args.action:
+        raise UsageError("give either ACTION with --param, or --finding ID, not both")
+    runbook = load_runbook("diagnose")
+    outcome = await run_runbook(transport, inventory, args.env, runbook, runbook.params())
+    report = build_report(outcome)
+    finding = next((f for f in report.findings if f.id == args.finding), None)
+    if finding is None:
+        raise UsageError(
+            f"no finding {args.finding} in {args.env} now (it may be fixed already); "
+            f"run `stackbot diagnose {args.env}` for the current ids"
+        )
+    fix = next((f for f in finding.fixes if f.action in actions), None)
+    if fix is None:
+        raise UsageError(f"finding {args.finding} ({finding.code}) has no fix stackbot can apply")
+    params = {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in fix.params.items()}
+    return fix.action, {**params, **given}
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--param takes KEY=VALUE, not {text!r}")
+    return key.strip(), value
+
+
+def _params(model: type[BaseModel], raw: dict[str, str]) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise UsageError("; ".join(describe_validation_error(exc))) from exc
+
+
+def _confirm(env: str, out: Console) -> None:
+    if not sys.stdin.isatty():
+        raise NotConfirmed(
+            "this action is destructive: rerun with --yes to confirm (no terminal to ask)"
+        )
+    out.print(
+        Text(f"This is destructive. Type the environment's name ({env}) to apply: ", style="bold"),
+        end="",
+    )
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip() != env:
+        raise NotConfirmed("not confirmed: nothing was changed")
+
+
+def _early_exit(out: Console, plan: Plan, args: argparse.Namespace) -> int:
+    if args.format == "json":
+        out.print(json.dumps(redact_data(plan.model_dump(mode="json")), indent=2), markup=False)
+    if plan.refusal:
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _print_plan(out: Console, action: Action[Any], plan: Plan, env: str, host: str) -> None:
+    plan = redact_model(plan)
+    risk = "destructive" if action.destructive else "not destructive"
+    out.print(
+        Text.assemble((f"{action.name}", "bold"), f" on {env}/{host} — {action.title} ({risk})")
+    )
+    if plan.before:
+        out.print(Text("  before: " + _state(plan.before), style="dim"))
+    if plan.refusal:
+        out.print(Text(f"  refused: {plan.refusal}", style="bold red"))
+        return
+    if plan.empty:
+        out.print(Text("  nothing to do: already in the wanted state", style="green"))
+        return
+    for number, step in enumerate(plan.steps, 1):
+        out.print(Text(f"  {number}. {step.description}"))
+        out.print(Text(f"     {step.call}", style="dim"))
+    if plan.after:
+        out.print(Text("  after:  " + _state(plan.after), style="dim"))
+    for note in plan.notes:
+        out.print(Text(f"  note: {note}", style="yellow"))
+
+
+def _state(values: dict[str, Any]) -> str:
+    return " · ".join(
+        f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items()
+    )
+
+
+def _print_result(out: Console, result: ActionResult) -> None:
+    result = redact_model(result)
+    ok = result.status in ("applied", "nothing to do")
+    mark, style = ("✔", "green") if ok else ("✘", "bold red")
+    out.print(Text(f"{mark} {result.status} in {result.duration:.1f} s", style=style))
+    for outcome in result.outcomes:
+        line = f"  {'ok' if outcome.ok else 'FAILED'}: {outcome.step}"
+        out.print(Text(line + (f" — {outcome.detail}" if outcome.detail else "")))
+    if result.message and not result.outcomes:
+        out.print(Text(f"  {result.message}"))
+    post = result.post_check
+    if post is not None:
+        if post.cleared:
+            out.print(Text(f"✔ post-check: no {', '.join(post.checked)} left", style="green"))
+        else:
+            out.print(Text("✘ post-check: still found:", style="bold red"))
+            for finding in post.remaining:
+                out.print(Text(f"  {finding.code}  {finding.title}  [{finding.id}]"))
+
+
+def _json(result: ActionResult) -> str:
+    return json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False)
+
+
+__all__ = ["add_parser", "run_fix"]

@@ -1,0 +1,82 @@
+"""Restart one container (only when it is not running and healthy, unless forced).
+
+The fix for ``container.down``, ``container.unhealthy`` and a stopped
+container that others look up by name. Destructive: its processes stop and
+start again, and requests in flight are lost.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.errors import DockerObjectNotFound, HostError
+from bot.findings import Finding
+from bot.session import HostSession
+
+NAME = "container.restart"
+STOP_TIMEOUT = 10
+
+
+class Params(HostParams):
+    container: str = Field(description="container to restart (name or id)")
+    force: bool = Field(False, description="restart even when it runs and is healthy")
+
+
+async def plan(view: ReadOnlyHost, params: Params) -> Plan:
+    base = Plan(action=NAME, target={"container": params.container}, destructive=True)
+    try:
+        container = await view.docker.inspect_container(params.container)
+    except DockerObjectNotFound:
+        return base.model_copy(
+            update={
+                "before": {"state": "absent"},
+                "refusal": f"container {params.container} does not exist (any more)",
+            }
+        )
+    health = container.state.health.status if container.state.health else "none"
+    before = {
+        "id": container.id[:12],
+        "state": container.state.status,
+        "health": health,
+        "exit_code": container.state.exit_code,
+    }
+    fine = container.state.running and not container.state.restarting and health != "unhealthy"
+    if fine and not params.force:
+        return base.model_copy(update={"before": before, "after": before})
+    step = Step(
+        description=f"restart {container.name} (stop waits up to {STOP_TIMEOUT} s)",
+        call=f"POST /containers/{container.name}/restart?t={STOP_TIMEOUT}",
+    )
+    after = {**before, "state": "running", "exit_code": 0}
+    return base.model_copy(update={"before": before, "after": after, "steps": (step,)})
+
+
+async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
+    (step,) = plan.steps
+    try:
+        await session.docker.restart_container(params.container, timeout=STOP_TIMEOUT)
+    except HostError as exc:
+        return [StepOutcome(step=step.description, ok=False, detail=exc.detail)]
+    return [StepOutcome(step=step.description, ok=True)]
+
+
+def remaining(findings: list[Finding], params: Params) -> list[Finding]:
+    return [
+        f
+        for f in findings
+        if f.code in ("container.down", "container.restarting")
+        and f.subject.container == params.container
+    ]
+
+
+ACTION = Action(
+    name=NAME,
+    summary=__doc__ or "",
+    params=Params,
+    destructive=True,
+    verifies=("container.down", "container.restarting"),
+    plan=plan,
+    apply=apply,
+    remaining=remaining,
+)
