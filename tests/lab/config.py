@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-RUN_DIR = Path("/run/stackbot-lab")
+# STACKBOT_LAB_SLOT=N (1-9) runs a second, independent lab beside the default one
+# (its own run dir, namespaces, addresses and data root), e.g. for a parallel session.
+SLOT = int(os.environ.get("STACKBOT_LAB_SLOT", "0") or 0)
+if not 0 <= SLOT <= 9:
+    raise ValueError("STACKBOT_LAB_SLOT must be 0-9")
+_SUFFIX = f"-s{SLOT}" if SLOT else ""
+RUN_DIR = Path(f"/run/stackbot-lab{_SUFFIX}")
 CACHE_DIR = Path("/var/cache/stackbot-lab")
 STACK_SRC = Path(__file__).resolve().parent / "stack"
 STACKS_DIR = RUN_DIR / "stacks"
@@ -13,7 +20,7 @@ KEYS_DIR = RUN_DIR / "keys"
 SSH_DIR = RUN_DIR / "ssh"
 LAB_USER = "stackbot-lab"
 DOCKER_GROUP = "docker"
-NETNS_PREFIX = "sblab-"
+NETNS_PREFIX = f"sblab{SLOT or ''}-"
 # A host that refuses connections, on loopback: lab traffic never leaves this machine.
 UNREACHABLE_ADDRESS = "127.0.0.1"
 UNREACHABLE_PORT = 1
@@ -43,11 +50,11 @@ class HostSpec:
 
     @property
     def root_address(self) -> str:
-        return f"10.213.{self.index}.1"
+        return f"10.213.{self.index + 10 * SLOT}.1"
 
     @property
     def address(self) -> str:
-        return f"10.213.{self.index}.2"
+        return f"10.213.{self.index + 10 * SLOT}.2"
 
     @property
     def dir(self) -> Path:
@@ -66,7 +73,7 @@ class HostSpec:
     def data_root(self) -> Path:
         if self.tmpfs_root:
             return RUN_DIR / f"{self.name}-root"
-        return CACHE_DIR / f"{self.name}-docker"
+        return CACHE_DIR / f"{self.name}{_SUFFIX}-docker"
 
     @property
     def exec_root(self) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import docker
 
-from .config import DOCKER_GROUP, H2_TMPFS_OPTIONS, HostSpec
+from .config import DOCKER_GROUP, H2_TMPFS_OPTIONS, NETNS_PREFIX, HostSpec
 from .netns import in_netns, netns_path
 from .util import (
     LabError,
@@ -73,7 +73,7 @@ def mount_tmpfs_root(host: HostSpec) -> None:
     root = host.data_root
     root.mkdir(parents=True, exist_ok=True)
     if str(root) not in mounts_under(root):
-        run(["mount", "-t", "tmpfs", "-o", H2_TMPFS_OPTIONS, "sblab-h2-root", str(root)])
+        run(["mount", "-t", "tmpfs", "-o", H2_TMPFS_OPTIONS, f"{NETNS_PREFIX}h2-root", str(root)])
 
 
 def start_dns(host: HostSpec) -> None:

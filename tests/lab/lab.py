@@ -22,12 +22,12 @@ from typing import Any
 import docker
 
 from . import dockerd, images, netns, scenarios, sshd
-from .config import CACHE_DIR, HOSTS, RUN_DIR, HostSpec
+from .config import CACHE_DIR, HOSTS, RUN_DIR, SLOT, HostSpec
 from .inventory import base_inventory, negative_environments, write_inventory
 from .scenarios import ScenarioInfo
 from .util import LabError, log, step, unmount_all
 
-LOCK_FILE = CACHE_DIR / "lab.lock"
+LOCK_FILE = CACHE_DIR / f"lab{SLOT or ''}.lock"
 STATE_FILE = RUN_DIR / "state.json"
 CREATED_FILE = CACHE_DIR / "created-system-paths.json"
 # Paths dockerd 20.10 creates outside its data/exec roots; removed at stop if we made them.
