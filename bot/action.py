@@ -104,7 +104,7 @@ class ActionResult(BaseModel):
     outcomes: list[StepOutcome] = []
     post_check: PostCheck | None = None
     duration: float = 0.0
-    status: Literal["applied", "nothing to do", "refused", "failed"]
+    status: Literal["applied", "nothing to do", "refused", "failed", "planned"]
     message: str = ""
 
 

@@ -72,12 +72,15 @@ async def execute(
     actor: str,
     lock_dir: Path,
     diagnose: Diagnose | None = None,
+    lock_wait: float = 10.0,
 ) -> ActionResult:
     """Plan again, compare with ``confirmed`` (None: no confirmation was shown), apply, verify."""
     host = action_host(inventory, env, params)
     started = time.monotonic()
     async with (
-        environment_lock(lock_dir, env, holder=actor, what=f"{action.name} on {host.name}"),
+        environment_lock(
+            lock_dir, env, holder=actor, what=f"{action.name} on {host.name}", wait=lock_wait
+        ),
         transport.session(host) as session,
     ):
         fresh = await action.plan(ReadOnlyHost(session), params)

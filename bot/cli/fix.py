@@ -51,6 +51,13 @@ def add_parser(sub: Any) -> None:
     fix.add_argument("--yes", action="store_true", help="do not ask before destructive steps")
     fix.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     fix.add_argument("--format", choices=("table", "json"), default="table")
+    fix.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for another action on the environment (default 10)",
+    )
 
 
 async def run_fix(
@@ -69,7 +76,7 @@ async def run_fix(
         if args.format == "table":
             _print_plan(out, action, plan, args.env, params.host)
         if plan.refusal or plan.empty or args.dry_run:
-            return _early_exit(out, plan, args)
+            return _early_exit(out, plan, args, params.host)
         if action.destructive and not args.yes:
             _confirm(args.env, out)
         with err.status(f"Applying {name} on {args.env}…"):
@@ -83,6 +90,7 @@ async def run_fix(
                 actor=getpass.getuser(),
                 lock_dir=inventory.data_dir / "locks" if inventory.data_dir else default_lock_dir(),
                 diagnose=_diagnose_findings,
+                lock_wait=args.wait,
             )
     if args.format == "json":
         out.print(_json(result), markup=False, highlight=False, soft_wrap=True)
@@ -154,12 +162,29 @@ def _confirm(env: str, out: Console) -> None:
         raise NotConfirmed("not confirmed: nothing was changed")
 
 
-def _early_exit(out: Console, plan: Plan, args: argparse.Namespace) -> int:
-    if args.format == "json":
-        out.print(json.dumps(redact_data(plan.model_dump(mode="json")), indent=2), markup=False)
+def _early_exit(out: Console, plan: Plan, args: argparse.Namespace, host: str) -> int:
+    """Refused, nothing to do, or only a dry run: nothing was applied."""
     if plan.refusal:
-        return EXIT_REFUSED
-    return EXIT_OK
+        status, message = "refused", plan.refusal
+    elif plan.empty:
+        status, message = "nothing to do", "already in the wanted state"
+    else:
+        status, message = "planned", "dry run: nothing was changed"
+    if args.format == "json":
+        result = ActionResult(
+            action=plan.action,
+            environment=args.env,
+            host=host,
+            target=plan.target,
+            changed=False,
+            plan=plan,
+            status=status,
+            message=message,
+        )
+        out.print(_json(result), markup=False, highlight=False, soft_wrap=True)
+    elif status == "planned":
+        out.print(Text(f"  {message}", style="yellow"))
+    return EXIT_REFUSED if plan.refusal else EXIT_OK
 
 
 def _print_plan(out: Console, action: Action[Any], plan: Plan, env: str, host: str) -> None:
