@@ -22,14 +22,19 @@ from bot.errors import StackbotError, UsageError
 from bot.executor import execute, plan_action
 from bot.findings import Finding
 from bot.redact import redact_data, redact_model
+from bot.render.json_output import render_json
+from bot.render.terminal import render_terminal
 from bot.session import HostSession
 from bot.transport import Transport
 from runbooks import load_actions, load_runbook
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 
+# Read-only fixes of the catalogue are the report runbooks of the same purpose.
+REPORT_FIXES = {"disk.check": "disk", "volumes.list": "volumes"}
 EXIT_OK = 0
 EXIT_NOT_FIXED = 1
+EXIT_HOST_FAILED = 4
 EXIT_REFUSED = 5
 
 
@@ -66,8 +71,10 @@ async def run_fix(
     actions = load_actions()
     async with Transport(inventory.ssh) as transport:
         name, raw = await _resolve(transport, inventory, args, actions)
+        if name in REPORT_FIXES:
+            return await _report_fix(transport, inventory, args, name, raw, out)
         if name not in actions:
-            known = ", ".join(sorted(actions))
+            known = ", ".join(sorted([*actions, *REPORT_FIXES]))
             raise UsageError(f"unknown action {name!r} (actions: {known})")
         action = actions[name]
         params = _params(action.params, raw)
@@ -101,6 +108,28 @@ async def run_fix(
     return EXIT_OK if result.status != "refused" else EXIT_REFUSED
 
 
+async def _report_fix(
+    transport: Transport,
+    inventory: Inventory,
+    args: argparse.Namespace,
+    name: str,
+    raw: dict[str, str],
+    out: Console,
+) -> int:
+    """``disk.check`` and ``volumes.list``: the read-only reports, for the fix's host."""
+    runbook = load_runbook(REPORT_FIXES[name])
+    host = raw.pop("host", None)
+    params = _params(runbook.params, raw)
+    outcome = await run_runbook(
+        transport, inventory, args.env, runbook, params, only_hosts=[host] if host else []
+    )
+    if args.format == "json":
+        out.print(render_json(outcome), markup=False, highlight=False, soft_wrap=True)
+    else:
+        render_terminal(outcome, out)
+    return EXIT_OK if not outcome.failed else EXIT_HOST_FAILED
+
+
 async def _diagnose_findings(session: HostSession) -> list[Finding]:
     return judge(await gather_facts(session, deadline=60)).findings
 
@@ -124,7 +153,7 @@ async def _resolve(
             f"no finding {args.finding} in {args.env} now (it may be fixed already); "
             f"run `stackbot diagnose {args.env}` for the current ids"
         )
-    fix = next((f for f in finding.fixes if f.action in actions), None)
+    fix = next((f for f in finding.fixes if f.action in actions or f.action in REPORT_FIXES), None)
     if fix is None:
         raise UsageError(f"finding {args.finding} ({finding.code}) has no fix stackbot can apply")
     params = {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in fix.params.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.transport import Transport
 from runbooks import load_actions, load_runbook
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
-from tests.integration.inventories import lab_host, write_inventory
+from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -37,7 +38,10 @@ def inventory_path(lab: Lab, tmp_path: Path) -> Path:
     return write_inventory(
         tmp_path / "inv.yaml",
         lab,
-        {"lab": {"hosts": {"h1": lab_host(lab, "h1")}}},
+        {
+            "lab": {"hosts": {"h1": lab_host(lab, "h1")}},
+            "small": {"hosts": {"h2": lab_host(lab, "h2")}},
+        },
         data_dir=str(tmp_path / "state"),
     )
 
@@ -268,3 +272,17 @@ def test_bad_fix_input_is_one_line(inventory_path: Path) -> None:
     assert nohost.returncode == 2 and "has no host 'h9'" in nohost.stderr
     for proc in (unknown, bad, nohost):
         assert "Traceback" not in proc.stderr
+
+
+def test_read_only_fix_of_a_disk_finding_shows_the_disk_report(
+    lab: Lab, inventory_path: Path
+) -> None:
+    ensure_scenario(lab, "S6")
+    proc = stackbot("--config", str(inventory_path), "diagnose", "small", "--format", "json")
+    (low,) = [
+        f for f in json.loads(proc.stdout)["findings"]
+        if f["code"] == "disk.low" and f["severity"] == "critical"
+    ]  # fmt: skip
+    fixed = stackbot("--config", str(inventory_path), "fix", "--finding", low["id"], "small")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "CRITICAL:" in fixed.stdout and "docker root" in fixed.stdout
