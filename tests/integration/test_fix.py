@@ -286,3 +286,22 @@ def test_read_only_fix_of_a_disk_finding_shows_the_disk_report(
     fixed = stackbot("--config", str(inventory_path), "fix", "--finding", low["id"], "small")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "CRITICAL:" in fixed.stdout and "docker root" in fixed.stdout
+
+
+def test_s3_connect_the_app_to_the_db_network(
+    lab: Lab, inventory: Inventory, tmp_path: Path
+) -> None:
+    lab.scenario("S3")
+    split = [
+        f for f in diagnose_codes(inventory)["network.split"]
+        if f.subject.container == "ventanas-test-app"
+    ]  # fmt: skip
+    (fix,) = split[0].fixes[:1]
+    result = run_action(inventory, fix.action, dict(fix.params), tmp_path / "locks")
+    assert result.status == "applied" and result.changed
+    assert result.post_check is not None and result.post_check.cleared
+    app = lab.docker("h1").containers.get("ventanas-test-app")
+    ok, output = app.exec_run(["getent", "hosts", "ventanas-test-db"])
+    assert ok == 0 and isinstance(output, bytes) and output.strip()  # it resolves its database
+    again = run_action(inventory, fix.action, dict(fix.params), tmp_path / "locks")
+    assert again.status == "nothing to do" and not again.changed
