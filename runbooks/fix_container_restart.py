@@ -49,6 +49,8 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
         call=f"POST /containers/{container.name}/restart?t={STOP_TIMEOUT}",
     )
     after = {**before, "state": "running", "exit_code": 0}
+    if health != "none":
+        after["health"] = "starting"
     return base.model_copy(update={"before": before, "after": after, "steps": (step,)})
 
 
