@@ -52,6 +52,7 @@ class _Pooled:
     client: _Client
     docker: DockerEngineClient | None = None
     forward: asyncssh.SSHListener | None = None
+    tunnel: asyncssh.SSHClientConnection | None = None  # the jump host's connection
     active: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
@@ -97,8 +98,8 @@ class SSHPool:
                 return pooled
             if pooled is not None:
                 await self._discard(key)
-            conn, client = await self._connect(host)
-            pooled = _Pooled(conn=conn, client=client)
+            conn, client, tunnel = await self._connect(host)
+            pooled = _Pooled(conn=conn, client=client, tunnel=tunnel)
             pooled.docker = DockerEngineClient(
                 lambda: self._forward_docker(host, pooled),
                 host_label=host.label,
@@ -108,7 +109,9 @@ class SSHPool:
             self._start_reaper()
             return pooled
 
-    async def _connect(self, host: ResolvedHost) -> tuple[asyncssh.SSHClientConnection, _Client]:
+    async def _connect(
+        self, host: ResolvedHost
+    ) -> tuple[asyncssh.SSHClientConnection, _Client, asyncssh.SSHClientConnection | None]:
         known_hosts = known_hosts_path(host)
         tunnel = await self._connect_jump(host) if host.jump_host else None
         client = _Client()
@@ -123,11 +126,15 @@ class SSHPool:
                     **self._options(host, host.private_key, known_hosts),
                 )
             except asyncssh.HostKeyNotVerifiable as exc:
+                if tunnel is not None:
+                    tunnel.close()
                 raise await explain_rejection(host, known_hosts) from exc
             except BaseException as exc:
+                if tunnel is not None:
+                    tunnel.close()
                 raise _map_connect_error(host, exc) from exc
         self.logins += 1
-        return conn, client
+        return conn, client, tunnel
 
     async def _connect_jump(self, host: ResolvedHost) -> asyncssh.SSHClientConnection:
         jump: SSHEndpoint = host.jump_host  # type: ignore[assignment]
@@ -142,7 +149,7 @@ class SSHPool:
                 "jump_host": None,
             }
         )
-        conn, _ = await self._connect(jump_host)
+        conn, _, _ = await self._connect(jump_host)
         return conn
 
     def _options(
@@ -185,9 +192,12 @@ class SSHPool:
             await pooled.docker.close()
         if pooled.forward is not None:
             pooled.forward.close()
-        pooled.conn.close()
-        with suppress(TimeoutError, asyncssh.Error, OSError):
-            await asyncio.wait_for(pooled.conn.wait_closed(), timeout=5)
+        for conn in (pooled.conn, pooled.tunnel):
+            if conn is None:
+                continue
+            conn.close()
+            with suppress(TimeoutError, asyncssh.Error, OSError):
+                await asyncio.wait_for(conn.wait_closed(), timeout=5)
 
     @property
     def command_timeout(self) -> float:

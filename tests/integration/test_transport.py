@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Inventory, load_inventory
+from bot.config.models import SSHEndpoint
 from bot.errors import (
     AuthenticationFailed,
     CommandFailed,
@@ -193,3 +194,16 @@ async def test_local_session_uses_the_same_interface(lab: Lab, inventory: Invent
             await session.run(["sh", "-c", "echo partial; sleep 10"], timeout=0.5)
         assert info.value.stdout == "partial\n"
         assert transport.ssh.logins == 0
+
+
+async def test_jump_host_tunnels_the_connection(lab: Lab, inventory: Inventory) -> None:
+    """Through a bastion: here h1 is its own jump host (its netns reaches only itself)."""
+    h1 = inventory.resolved_host("lab", "h1")
+    via_jump = h1.model_copy(
+        update={"jump_host": SSHEndpoint(address=h1.address, port=h1.port, user=h1.user)}
+    )
+    before = lab.login_count("h1")
+    async with Transport(inventory.ssh) as transport, transport.session(via_jump) as session:
+        assert (await session.run(["echo", "tunnelled"])).stdout == "tunnelled\n"
+        assert (await session.docker.version()).api_version
+    assert lab.login_count("h1") - before == 2  # the bastion login, then the host's
