@@ -5,25 +5,42 @@
 the person confirmed is not the plan of now (``PlanStale``, saying what
 changed); apply; then diagnose again and report whether the findings the
 action was meant to clear are gone.
+
+With an ``audit`` request, ``execute`` records ``started`` (durable: when it
+cannot be written, nothing is applied and ``AuditUnavailable`` says why),
+``finished`` (status, outcomes, duration, ``changed``, a redacted output
+excerpt and the digest of the whole redacted output) and ``post_checked``; the
+environment lock is then a Postgres advisory lock, held across replicas.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from bot.action import Action, ActionResult, Plan, PostCheck, ReadOnlyHost
+from bot.action import Action, ActionResult, Plan, PostCheck, ReadOnlyHost, StepOutcome
+from bot.audit.lock import advisory_environment_lock
+from bot.audit.trail import AuditRequest
 from bot.config.models import Inventory, ResolvedHost
 from bot.engine import environment_hosts
 from bot.envlock import environment_lock
 from bot.errors import StackbotError
 from bot.findings import Finding
+from bot.redact import redact_text
 from bot.session import HostSession
-from bot.transport import Transport
 
 Diagnose = Callable[[HostSession], Awaitable[list[Finding]]]
+EXCERPT_CHARS = 2000
+
+
+class Sessions(Protocol):
+    """What the executor needs of a transport: a session per host."""
+
+    def session(self, host: ResolvedHost) -> AbstractAsyncContextManager[HostSession]: ...
 
 
 class PlanStale(StackbotError):
@@ -39,7 +56,7 @@ def action_host(inventory: Inventory, env: str, params: Any) -> ResolvedHost:
 
 
 async def plan_action(
-    transport: Transport, inventory: Inventory, env: str, action: Action[Any], params: Any
+    transport: Sessions, inventory: Inventory, env: str, action: Action[Any], params: Any
 ) -> Plan:
     async with transport.session(action_host(inventory, env, params)) as session:
         return await action.plan(ReadOnlyHost(session), params)
@@ -62,7 +79,7 @@ def describe_change(confirmed: Plan, fresh: Plan) -> str:
 
 
 async def execute(
-    transport: Transport,
+    transport: Sessions,
     inventory: Inventory,
     env: str,
     action: Action[Any],
@@ -73,17 +90,22 @@ async def execute(
     lock_dir: Path,
     diagnose: Diagnose | None = None,
     lock_wait: float = 10.0,
+    audit: AuditRequest | None = None,
 ) -> ActionResult:
     """Plan again, compare with ``confirmed`` (None: no confirmation was shown), apply, verify."""
     host = action_host(inventory, env, params)
     started = time.monotonic()
-    async with (
-        environment_lock(
-            lock_dir, env, holder=actor, what=f"{action.name} on {host.name}", wait=lock_wait
-        ),
-        transport.session(host) as session,
-    ):
+    what = f"{action.name} on {host.name}"
+    if audit is not None and audit.trail.store is not None:
+        lock: AbstractAsyncContextManager[None] = advisory_environment_lock(
+            audit.trail.store, env, holder=actor, what=what, wait=lock_wait
+        )
+    else:
+        lock = environment_lock(lock_dir, env, holder=actor, what=what, wait=lock_wait)
+    async with lock, transport.session(host) as session:
         fresh = await action.plan(ReadOnlyHost(session), params)
+        if audit is not None:
+            audit.host, audit.target = host.name, dict(fresh.target)
         base = {
             "action": action.name,
             "environment": env,
@@ -92,40 +114,112 @@ async def execute(
             "plan": fresh,
         }
         if confirmed is not None and fresh.fingerprint != confirmed.fingerprint:
-            raise PlanStale(
+            stale = PlanStale(
                 f"{action.name} was not applied: the host changed since the plan was shown "
                 f"({describe_change(confirmed, fresh)}); nothing was run"
             )
+            await _record_early(audit, "refused", stale.message, fresh, started)
+            raise stale
         if fresh.refusal:
-            return ActionResult(
+            result = ActionResult(
                 **base,
                 changed=False,
                 status="refused",
                 message=fresh.refusal,
                 duration=time.monotonic() - started,
             )
+            await _record_early(audit, result.status, result.message, fresh, started)
+            return result
         if fresh.empty:
-            return ActionResult(
+            result = ActionResult(
                 **base,
                 changed=False,
                 status="nothing to do",
                 message="already in the wanted state",
                 duration=time.monotonic() - started,
             )
-        outcomes = await action.apply(session, params, fresh)
+            await _record_early(audit, result.status, result.message, fresh, started)
+            return result
+        if audit is not None:
+            await audit.record(
+                "started",
+                {"fingerprint": fresh.fingerprint, "steps": [s.call for s in fresh.steps]},
+                durable=True,
+            )
+        try:
+            outcomes = await action.apply(session, params, fresh)
+        except Exception as exc:
+            if audit is not None:
+                await audit.record(
+                    "finished",
+                    {
+                        "status": "failed",
+                        "changed": None,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "duration": round(time.monotonic() - started, 3),
+                    },
+                )
+            raise
         failed = [o for o in outcomes if not o.ok]
+        status = "failed" if failed else "applied"
+        changed = any(o.ok for o in outcomes)
+        if audit is not None:
+            await audit.record(
+                "finished", _finished(status, changed, outcomes, time.monotonic() - started)
+            )
         post = None
         if diagnose is not None and action.verifies:
             remaining = action.remaining(await diagnose(session), params)
             post = PostCheck(
                 checked=action.verifies, cleared=not remaining, remaining=tuple(remaining)
             )
+            if audit is not None:
+                await audit.record(
+                    "post_checked",
+                    {
+                        "checked": list(post.checked),
+                        "cleared": post.cleared,
+                        "remaining": [{"code": f.code, "id": f.id} for f in remaining],
+                    },
+                )
         return ActionResult(
             **base,
-            changed=any(o.ok for o in outcomes),
+            changed=changed,
             outcomes=outcomes,
             post_check=post,
-            status="failed" if failed else "applied",
+            status=status,
             message=failed[0].detail if failed else "",
             duration=time.monotonic() - started,
         )
+
+
+async def _record_early(
+    audit: AuditRequest | None, status: str, message: str, plan: Plan, started: float
+) -> None:
+    """``finished`` for a run that applied nothing (refused, stale, nothing to do)."""
+    if audit is not None:
+        await audit.record(
+            "finished",
+            {
+                "status": status,
+                "changed": False,
+                "message": message,
+                "fingerprint": plan.fingerprint,
+                "duration": round(time.monotonic() - started, 3),
+            },
+        )
+
+
+def _finished(
+    status: str, changed: bool, outcomes: list[StepOutcome], duration: float
+) -> dict[str, Any]:
+    output = redact_text("\n".join(f"{o.step}: {o.detail}" for o in outcomes if o.detail))
+    return {
+        "status": status,
+        "changed": changed,
+        "duration": round(duration, 3),
+        "outcomes": [{"step": o.step, "ok": o.ok, "detail": o.detail} for o in outcomes],
+        "output_excerpt": output[:EXCERPT_CHARS],
+        "output_sha256": hashlib.sha256(output.encode()).hexdigest(),
+        "output_chars": len(output),
+    }

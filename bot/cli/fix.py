@@ -6,13 +6,14 @@ import argparse
 import getpass
 import json
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.text import Text
 
 from bot.action import Action, ActionResult, Plan
+from bot.audit.trail import AuditRequest, AuditTrail
 from bot.config import Inventory
 from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
@@ -66,26 +67,73 @@ def add_parser(sub: Any) -> None:
 
 
 async def run_fix(
-    inventory: Inventory, args: argparse.Namespace, err: Console, out: Console
+    inventory: Inventory,
+    args: argparse.Namespace,
+    err: Console,
+    out: Console,
+    trail: AuditTrail | None = None,
 ) -> int:
+    """Plan, confirm, apply, verify; with a ``trail``, every step is an audit row.
+
+    Rows before the apply are durable (written to the database, or the fix is
+    refused); a dry run or a read-only report only spools when it must.
+    """
     actions = load_actions()
+    user = getpass.getuser()
     async with Transport(inventory.ssh) as transport:
         name, raw = await _resolve(transport, inventory, args, actions)
+        audit = None
+        if trail is not None:
+            audit = trail.request(
+                actor=user, surface="cli", environment=args.env, action=name, host=raw.get("host")
+            )
         if name in REPORT_FIXES:
-            return await _report_fix(transport, inventory, args, name, raw, out)
+            await _record(audit, "requested", {"params": raw, "read_only": True})
+            status = await _report_fix(transport, inventory, args, name, raw, out)
+            await _record(audit, "finished", {"status": "reported", "exit_status": status})
+            return status
         if name not in actions:
             known = ", ".join(sorted([*actions, *REPORT_FIXES]))
             raise UsageError(f"unknown action {name!r} (actions: {known})")
         action = actions[name]
         params = _params(action.params, raw)
+        applies = not args.dry_run  # rows before a change must be durable
+        requested = {
+            "params": raw,
+            "finding": args.finding,
+            "dry_run": args.dry_run,
+            "destructive": action.destructive,
+        }
+        await _record(audit, "requested", requested, durable=applies)
+        await _record(
+            audit,
+            "authorised",
+            {"by": user, "rule": "cli: the OS user who can read the inventory and its keys"},
+            durable=applies,
+        )
         with err.status(f"Planning {name} on {args.env}…"):
             plan = await plan_action(transport, inventory, args.env, action, params)
+        if audit is not None:
+            audit.target = dict(plan.target)
+        planned = {"plan": plan.model_dump(mode="json"), "fingerprint": plan.fingerprint}
+        await _record(audit, "planned", planned, durable=applies)
         if args.format == "table":
             _print_plan(out, action, plan, args.env, params.host)
         if plan.refusal or plan.empty or args.dry_run:
+            early, message = _early_status(plan)
+            finished = {"status": early, "changed": False, "message": message}
+            await _record(audit, "finished", finished)
             return _early_exit(out, plan, args, params.host)
         if action.destructive and not args.yes:
-            _confirm(args.env, out)
+            try:
+                _confirm(args.env, out)
+            except NotConfirmed as exc:
+                await _record(audit, "denied", {"by": user, "reason": exc.message})
+                raise
+            how = "typed the environment's name"
+        else:
+            how = "--yes" if action.destructive else "not asked: the action is not destructive"
+        await _record(audit, "confirmed", {"by": user, "how": how}, durable=True)
         with err.status(f"Applying {name} on {args.env}…"):
             result = await execute(
                 transport,
@@ -98,6 +146,7 @@ async def run_fix(
                 lock_dir=inventory.data_dir / "locks" if inventory.data_dir else default_lock_dir(),
                 diagnose=_diagnose_findings,
                 lock_wait=args.wait,
+                audit=audit,
             )
     if args.format == "json":
         out.print(_json(result), markup=False, highlight=False, soft_wrap=True)
@@ -191,14 +240,24 @@ def _confirm(env: str, out: Console) -> None:
         raise NotConfirmed("not confirmed: nothing was changed")
 
 
+async def _record(
+    audit: AuditRequest | None, kind: Any, details: dict[str, Any], *, durable: bool = False
+) -> None:
+    if audit is not None:
+        await audit.record(kind, details, durable=durable)
+
+
+def _early_status(plan: Plan) -> tuple[Literal["refused", "nothing to do", "planned"], str]:
+    if plan.refusal:
+        return "refused", plan.refusal
+    if plan.empty:
+        return "nothing to do", "already in the wanted state"
+    return "planned", "dry run: nothing was changed"
+
+
 def _early_exit(out: Console, plan: Plan, args: argparse.Namespace, host: str) -> int:
     """Refused, nothing to do, or only a dry run: nothing was applied."""
-    if plan.refusal:
-        status, message = "refused", plan.refusal
-    elif plan.empty:
-        status, message = "nothing to do", "already in the wanted state"
-    else:
-        status, message = "planned", "dry run: nothing was changed"
+    status, message = _early_status(plan)
     if args.format == "json":
         result = ActionResult(
             action=plan.action,

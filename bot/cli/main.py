@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
-from bot.cli import fix
+from bot.audit.setup import open_trail
+from bot.audit.trail import AuditTrail
+from bot.cli import audit, fix
 from bot.config import Inventory, find_config, load_inventory
 from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fix.add_parser(sub)
+    audit.add_parser(sub)
 
     for name, help_text in (
         ("disk", "filesystem, inode and Docker disk usage of each host"),
@@ -104,22 +108,55 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
     if args.command == "check-config":
         return await _check_config(inventory, args, err)
     if args.command == "diagnose":
-        return await _diagnose(inventory, args, err)
+        # Bad arguments and names fail before the audit trail opens.
+        _params(load_runbook("diagnose").params, {"stack": args.stack, "deadline": args.deadline})
+        environment_hosts(inventory, args.env, args.host)
+        async with open_trail(inventory) as trail:
+            return await _diagnose(inventory, args, err, trail)
     if args.command == "fix":
-        return await fix.run_fix(inventory, args, err, _stdout())
+        environment_hosts(inventory, args.env)
+        async with open_trail(inventory) as trail:
+            return await fix.run_fix(inventory, args, err, _stdout(), trail)
+    if args.command == "audit":
+        return await audit.run_audit(inventory, args, _stdout())
     return await _report(inventory, args, err)
 
 
-async def _diagnose(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
+async def _diagnose(
+    inventory: Inventory, args: argparse.Namespace, err: Console, trail: AuditTrail | None = None
+) -> int:
+    """Diagnose; a ``trail`` gets ``requested`` and ``diagnosed`` (counts, codes; no evidence)."""
     runbook = load_runbook("diagnose")
     params = _params(runbook.params, {"stack": args.stack, "deadline": args.deadline})
     hosts = environment_hosts(inventory, args.env, args.host)
+    request = None
+    if trail is not None:
+        request = trail.request(
+            actor=getpass.getuser(),
+            surface="cli",
+            environment=args.env,
+            action="diagnose",
+            stack=args.stack,
+        )
+        await request.record("requested", {"hosts": [h.name for h in hosts]})
     async with Transport(inventory.ssh) as transport:
         with err.status(f"Diagnosing {args.env} ({_plural(len(hosts), 'host')})…"):
             outcome = await run_runbook(
                 transport, inventory, args.env, runbook, params, only_hosts=args.host
             )
     report = build_report(outcome)
+    if request is not None:
+        await request.record(
+            "diagnosed",
+            {
+                "verdict": str(report.verdict),
+                "counts": report.counts,
+                "codes": sorted({f.code for f in report.findings}),
+                "findings": [f.id for f in report.findings],
+                "unreached": [h.host for h in report.hosts if not h.reached],
+                "duration": round(report.duration, 3),
+            },
+        )
     out = _stdout()
     if args.format == "json":
         out.print(report_json(report), markup=False, highlight=False, soft_wrap=True)

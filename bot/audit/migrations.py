@@ -1,0 +1,86 @@
+"""The audit schema, as ordered SQL steps; ``stackbot_schema_version`` says which ran.
+
+Each step runs once, in its own transaction, under an advisory lock so that
+several replicas starting at once migrate one at a time. Steps are never
+edited once released: a change is a new step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+MIGRATION_LOCK = 7_311_730_001  # pg_advisory_xact_lock key for migrations
+
+STEPS: tuple[str, ...] = (
+    # 1: the append-only, hash-chained audit table
+    """
+    CREATE TABLE audit_log (
+        id             uuid        PRIMARY KEY,
+        seq            bigint      NOT NULL UNIQUE CHECK (seq > 0),
+        correlation_id uuid        NOT NULL,
+        at             timestamptz NOT NULL,
+        recorded_at    timestamptz NOT NULL,
+        kind           text        NOT NULL,
+        actor          text        NOT NULL,
+        surface        text        NOT NULL,
+        environment    text,
+        host           text,
+        stack          text,
+        target         jsonb       NOT NULL DEFAULT '{}',
+        action         text,
+        details        jsonb       NOT NULL DEFAULT '{}',
+        prev_hash      text        NOT NULL,
+        row_hash       text        NOT NULL
+    );
+    CREATE INDEX audit_log_correlation ON audit_log (correlation_id);
+    CREATE INDEX audit_log_at ON audit_log (at);
+    CREATE INDEX audit_log_env_actor ON audit_log (environment, actor);
+
+    CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END;
+    $$;
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+    """,
+)
+
+
+async def migrate(conn: AsyncConnection[Any]) -> int:
+    """Bring the schema up to date; return the version it is at."""
+    if await _version(conn) >= len(STEPS):
+        return len(STEPS)  # nothing to do: an INSERT/SELECT-only role gets here
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS stackbot_schema_version ("
+            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cur = await conn.execute("SELECT coalesce(max(version), 0) FROM stackbot_schema_version")
+        row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        for version, step in enumerate(STEPS, 1):
+            if version <= current:
+                continue
+            await conn.execute(step.encode())
+            await conn.execute(
+                "INSERT INTO stackbot_schema_version (version) VALUES (%s)", (version,)
+            )
+            current = version
+    return current
+
+
+async def _version(conn: AsyncConnection[Any]) -> int:
+    cur = await conn.execute("SELECT to_regclass('stackbot_schema_version') IS NOT NULL")
+    row = await cur.fetchone()
+    if not (row and row[0]):
+        return 0
+    cur = await conn.execute("SELECT coalesce(max(version), 0) FROM stackbot_schema_version")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
