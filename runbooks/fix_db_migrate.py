@@ -1,0 +1,331 @@
+"""Run a stack's migration command in its running app container, after a backup.
+
+The fix for ``db.empty`` (migrations never ran) and ``db.migrations_pending``.
+The command comes only from the inventory
+(``environments.<env>.stacks.<stack>.migrate_command``); stackbot never guesses
+one. Before migrating it backs up: with the stack's ``backup_command`` (run in
+the database container) when one is declared, else by archiving the
+database's named data volume (``volume.backup``). Destructive: migrations
+change the schema and may rewrite data.
+
+Idempotent only with a ``migration_check_command``: the plan runs it and is
+empty when it exits 0. Without one stackbot cannot tell whether anything is
+pending and plans the run every time (migration tools skip what is applied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from pydantic import Field, field_validator
+
+from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.config.models import NAME_PATTERN
+from bot.discovery import DiscoveredStack
+from bot.docker_objects import ContainerDetails, Mount
+from bot.errors import HostError
+from bot.findings import Finding
+from bot.redact import redact_text
+from bot.session import ExecResult, HostSession, quote_argv
+from runbooks.diagnose.gather import _running, _secret_values
+from runbooks.fix_db_create import find_stack, host_stacks, service_containers
+from runbooks.fix_volume_backup import (
+    DEFAULT_DIRECTORY,
+    BackupSpec,
+    prepare,
+    run_backup,
+    validate_directory,
+)
+from runbooks.fix_volume_backup import notes as backup_notes
+
+NAME = "db.migrate"
+OUTPUT_LINES = 15
+OUTPUT_CHARS = 2000
+PGDATA_DEFAULT = "/var/lib/postgresql/data"
+_ANONYMOUS_LENGTH = 64
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+class Params(HostParams):
+    stack: str = Field(pattern=NAME_PATTERN, max_length=64, description="declared stack")
+    backup_directory: str = Field(
+        DEFAULT_DIRECTORY,
+        description="where the data volume's archive goes when the stack has no backup_command",
+    )
+
+    @field_validator("backup_directory")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        return validate_directory(value)
+
+
+def config_key(env: str, stack: str, key: str) -> str:
+    """The inventory key a person sets, e.g. ``environments.prod.stacks.shop.migrate_command``."""
+    return f"environments.{env}.stacks.{stack}.{key}"
+
+
+def output_tail(text: str, secrets: Sequence[str]) -> str:
+    """The last lines of a command's output, redacted, on one line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()][-OUTPUT_LINES:]
+    return redact_text(" | ".join(lines), known_secrets=secrets)[-OUTPUT_CHARS:]
+
+
+def _named(mount: Mount) -> bool:
+    name = mount.name or ""
+    anonymous = len(name) == _ANONYMOUS_LENGTH and all(c in "0123456789abcdef" for c in name)
+    return mount.type == "volume" and bool(name) and not anonymous
+
+
+def data_volume(db: ContainerDetails) -> str | None:
+    """The named volume holding the database's data directory (PGDATA), if any."""
+    pgdata = db.config.env_map().get("PGDATA") or PGDATA_DEFAULT
+    named = [m for m in db.mounts if _named(m)]
+    holding = [
+        m for m in named if pgdata == m.destination or pgdata.startswith(m.destination + "/")
+    ]
+    chosen = holding or named
+    return chosen[0].name if chosen else None
+
+
+Run = Callable[[HostSession], Awaitable[StepOutcome]]
+
+
+@dataclass(frozen=True)
+class _Located:
+    stack: DiscoveredStack
+    app: ContainerDetails = field(repr=False)
+    db: ContainerDetails | None = field(repr=False)
+    volume: str | None  # the data volume to archive first (when no backup_command)
+    secrets: tuple[str, ...] = field(repr=False)
+    notes: tuple[str, ...] = ()
+    backup: BackupSpec | None = None  # set by _with_backup
+
+    @property
+    def backup_label(self) -> str:
+        if self.stack.backup_command and self.db is not None:
+            return f"backup_command in {self.db.name}"
+        return f"volume {self.volume}" if self.volume else "none"
+
+
+async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
+    env = view.host.env
+    declared = view.host.stacks.get(params.stack)
+    if declared is None or not declared.migrate_command:
+        return (
+            f"stackbot runs only a migration command the inventory declares: set "
+            f"{config_key(env, params.stack, 'migrate_command')} (an argv list, e.g. "
+            "[python3, manage.py, migrate])"
+        )
+    containers, stacks = await host_stacks(view)
+    stack = find_stack(stacks, params.stack)
+    if stack is None or not stack.found:
+        return f"stack {params.stack} does not run on {view.host.name}"
+    apps = service_containers(stack, stack.roles.app)
+    if not apps:
+        why = stack.roles.reasons.get("app", "")
+        return (
+            f"no app service found in {stack.name} ({why}): set "
+            f"{config_key(env, params.stack, 'services.app')}"
+        )
+    app = _running(apps)
+    if app is None:
+        return (
+            f"the migration runs in the app container, and {apps[0].name} is "
+            f"{apps[0].state.status}: start {apps[0].name} first (container.restart)"
+        )
+    dbs = service_containers(stack, stack.roles.database)
+    db = _running(dbs) or max(dbs, key=lambda c: c.created or _EPOCH, default=None)
+    secrets = tuple(sorted(_secret_values(containers)))
+    if stack.backup_command:
+        if db is None:
+            return (
+                f"{stack.name} declares a backup_command but has no database container to run it in"
+            )
+        if not db.state.running:
+            return (
+                f"the backup_command runs in {db.name}, which is {db.state.status}: "
+                f"start {db.name} first (container.restart)"
+            )
+        return _Located(stack, app, db, None, secrets)
+    volume = data_volume(db) if db is not None else None
+    if volume is None:
+        where = f"{db.name} keeps" if db else "the database keeps"
+        note = (
+            f"no backup first: {where} its data on no named volume and "
+            f"{config_key(env, params.stack, 'backup_command')} is not set"
+        )
+        return _Located(stack, app, db, None, secrets, notes=(note,))
+    return _Located(stack, app, db, volume, secrets)
+
+
+async def _with_backup(view: ReadOnlyHost, located: _Located, params: Params) -> _Located | str:
+    """The volume backup decided (image, paths), or why it cannot be made."""
+    if located.volume is None or located.stack.backup_command:
+        return located
+    spec = await prepare(view, located.volume, params.backup_directory)
+    if isinstance(spec, str):
+        return f"cannot back up {located.volume} before migrating: {spec}"
+    notes = (*located.notes, *backup_notes(spec)[1:])
+    return replace(located, backup=spec, notes=notes)
+
+
+def _operations(located: _Located) -> list[tuple[Step, Run]]:
+    """The steps, in order, each with what apply runs for it."""
+    ops: list[tuple[Step, Run]] = []
+    stack, secrets = located.stack, located.secrets
+    if stack.backup_command and located.db is not None:
+        db = located.db.name
+        backup_step = Step(
+            description=f"back up the database with {stack.name}'s backup_command in {db}",
+            call=redact_text(
+                f"docker exec {db} {quote_argv(stack.backup_command)}", known_secrets=secrets
+            ),
+        )
+
+        async def backup_command(session: HostSession) -> StepOutcome:
+            return await _exec_step(
+                session, db, stack.backup_command, backup_step.description, secrets, "backup"
+            )
+
+        ops.append((backup_step, backup_command))
+    elif located.backup is not None:
+        spec = located.backup
+        volume_step = spec.step()
+
+        async def volume_backup(session: HostSession) -> StepOutcome:
+            return await run_backup(session, spec, volume_step.description)
+
+        ops.append((volume_step, volume_backup))
+    app = located.app.name
+    migrate_step = Step(
+        description=f"run {stack.name}'s migrate_command in {app}",
+        call=redact_text(
+            f"docker exec {app} {quote_argv(stack.migrate_command)}", known_secrets=secrets
+        ),
+    )
+
+    async def migrate(session: HostSession) -> StepOutcome:
+        return await _exec_step(
+            session, app, stack.migrate_command, migrate_step.description, secrets, "migrated"
+        )
+
+    ops.append((migrate_step, migrate))
+    return ops
+
+
+async def _exec_step(
+    session: HostSession,
+    container: str,
+    argv: Sequence[str],
+    description: str,
+    secrets: Sequence[str],
+    done: str,
+) -> StepOutcome:
+    try:
+        result = await session.docker.exec_run(container, argv)
+    except HostError as exc:
+        return StepOutcome(
+            step=description, ok=False, detail=redact_text(exc.detail, known_secrets=secrets)
+        )
+    tail = output_tail(result.output, secrets) or "no output"
+    if result.exit_code != 0:
+        return StepOutcome(step=description, ok=False, detail=f"exited {result.exit_code}: {tail}")
+    return StepOutcome(step=description, ok=True, detail=f"{done}: {tail}")
+
+
+async def _check(view: ReadOnlyHost, container: str, argv: Sequence[str]) -> ExecResult:
+    """Run the inventory's migration check command in the app container, as the diagnosis
+    does. ``ReadOnlyHost`` offers no exec (a command may change anything); a check
+    command is declared read-only by the inventory, so it is reached through the session
+    until ``ReadOnlyDocker`` has a method for it."""
+    return await view._session.docker.exec_run(container, argv)
+
+
+async def plan(view: ReadOnlyHost, params: Params) -> Plan:
+    base = Plan(action=NAME, target={"stack": params.stack}, destructive=True)
+    located = await _locate(view, params)
+    if isinstance(located, str):
+        return base.model_copy(update={"refusal": located})
+    stack, app = located.stack, located.app
+    before: dict[str, object] = {"app_container": app.name, "backup": located.backup_label}
+    notes = list(located.notes)
+    if stack.migration_check_command:
+        try:
+            check = await _check(view, app.name, stack.migration_check_command)
+        except HostError as exc:
+            before["migration_check"] = "could not run"
+            notes.append(
+                "the migration check could not run "
+                f"({redact_text(exc.detail, known_secrets=located.secrets)}): planning the run"
+            )
+        else:
+            before["migration_check"] = f"exit {check.exit_code}"
+            if check.exit_code == 0:
+                return base.model_copy(update={"before": before, "after": before})
+            tail = output_tail(check.output, located.secrets)
+            notes.append(f"migration check exited {check.exit_code}: {tail or 'no output'}")
+    else:
+        before["migration_check"] = "not configured"
+        notes.append(
+            "no migration_check_command: stackbot cannot tell whether migrations are pending, "
+            "so it plans the run every time (set "
+            f"{config_key(view.host.env, params.stack, 'migration_check_command')} to make "
+            "this action idempotent)"
+        )
+    backed = await _with_backup(view, located, params)
+    if isinstance(backed, str):
+        return base.model_copy(update={"before": before, "refusal": backed})
+    notes = [*backed.notes[len(located.notes) :], *notes]
+    steps = tuple(step for step, _ in _operations(backed))
+    after = {**before, "migration_check": "exit 0"} if stack.migration_check_command else before
+    return base.model_copy(
+        update={"before": before, "after": after, "steps": steps, "notes": tuple(notes)}
+    )
+
+
+async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
+    view = ReadOnlyHost(session)
+    located = await _locate(view, params)
+    if not isinstance(located, str):
+        located = await _with_backup(view, located, params)
+    if isinstance(located, str):
+        return [StepOutcome(step=plan.steps[0].description, ok=False, detail=located)]
+    ops = _operations(located)
+    if [step.call for step, _ in ops] != [step.call for step in plan.steps]:
+        return [
+            StepOutcome(
+                step=plan.steps[0].description,
+                ok=False,
+                detail="the host changed while applying (the steps differ): nothing was run",
+            )
+        ]
+    outcomes: list[StepOutcome] = []
+    for _, run in ops:
+        outcome = await run(session)
+        outcomes.append(outcome)
+        if not outcome.ok:  # no migration without the backup that was promised
+            break
+    return outcomes
+
+
+def remaining(findings: list[Finding], params: Params) -> list[Finding]:
+    return [
+        f
+        for f in findings
+        if f.code in ("db.empty", "db.migrations_pending")
+        and params.stack in (f.evidence.get("stack"), f.subject.project)
+    ]
+
+
+ACTION = Action(
+    name=NAME,
+    summary=__doc__ or "",
+    params=Params,
+    destructive=True,
+    verifies=("db.empty", "db.migrations_pending"),
+    plan=plan,
+    apply=apply,
+    remaining=remaining,
+)

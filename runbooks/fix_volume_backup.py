@@ -1,0 +1,328 @@
+"""Archive a Docker volume to a directory on its host (a .tar.gz, volume mounted read-only).
+
+A short-lived helper container, created through the Engine API, mounts the
+volume read-only at /data and the directory at /backup, runs
+``tar -czf /backup/<volume>-<UTC time>.tar.gz -C /data .`` and is removed. Its
+image is that of a container that mounts the volume (so it is on the host and
+has ``tar``); for a volume no container mounts, pass ``image``. Not
+destructive: the volume is only read.
+
+Not idempotent by nature: every apply writes a new archive, named by the UTC
+time it started, so applying twice gives two archives. The plan is the same
+each time and never becomes empty; the "second plan is empty" rule of the
+other actions does not fit a backup.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import secrets
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.docker_objects import ContainerSummary, DiskUsage
+from bot.errors import DockerObjectNotFound, HostError
+from bot.findings import Finding
+from bot.redact import redact_text
+from bot.session import HostSession
+
+NAME = "volume.backup"
+DEFAULT_DIRECTORY = "/var/backups/stackbot"
+WAIT_TIMEOUT = 1800.0  # seconds the tar may run
+LOG_TAIL = 20
+HELPER_PREFIX = "stackbot-backup-"
+HELPER_LABEL = "org.stackbot.helper"
+TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+TIMESTAMP_PLACEHOLDER = "<UTC time>"  # in the plan: the real name is fixed when apply starts
+DATA_MOUNT = "/data"
+BACKUP_MOUNT = "/backup"
+# GNU tar: 1 means "some files changed while being read"; the archive is complete.
+TAR_CHANGED = 1
+
+_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]+$")  # Docker's own rule for names
+_PATH_PART = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*$")
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$")
+_FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def validate_volume_name(name: str) -> str:
+    """A Docker volume name (``[A-Za-z0-9][A-Za-z0-9_.-]+``, at most 255 characters)."""
+    if len(name) > 255 or not _VOLUME_NAME.match(name):
+        raise ValueError(f"not a Docker volume name: {name!r}")
+    return name
+
+
+def validate_directory(path: str) -> str:
+    """An absolute, normalised directory: no ``.``/``..`` parts, no ``:`` or ``,`` (which
+    Docker's bind syntax would split on), nothing under /proc, /sys or /dev."""
+    parts = path.split("/")[1:]
+    if (
+        not path.startswith("/")
+        or len(path) > 1024
+        or not parts
+        or any(not _PATH_PART.match(part) for part in parts)
+    ):
+        raise ValueError(
+            f"not an absolute directory made of [A-Za-z0-9_.@+-] parts "
+            f"(no '.', '..', '//' or trailing '/'): {path!r}"
+        )
+    if any(path == root or path.startswith(root + "/") for root in _FORBIDDEN_ROOTS):
+        raise ValueError(f"{path} is a kernel filesystem, not a place for backups")
+    return path
+
+
+def validate_image(ref: str) -> str:
+    if len(ref) > 255 or not _IMAGE_REF.match(ref):
+        raise ValueError(f"not an image reference: {ref!r}")
+    return ref
+
+
+class Params(HostParams):
+    volume: str = Field(description="the volume to archive")
+    directory: str = Field(
+        DEFAULT_DIRECTORY, description="directory on the host for the archive (created if absent)"
+    )
+    image: str | None = Field(
+        None,
+        description="image with tar for the helper container (only needed when no "
+        "container mounts the volume); must already be on the host",
+    )
+
+    @field_validator("volume")
+    @classmethod
+    def _volume(cls, value: str) -> str:
+        return validate_volume_name(value)
+
+    @field_validator("directory")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        return validate_directory(value)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else validate_image(value)
+
+
+class BackupSpec(BaseModel):
+    """Everything the helper container needs: decided by the plan, used by apply."""
+
+    model_config = ConfigDict(frozen=True)
+
+    volume: str
+    directory: str
+    image: str  # image id (sha256:…), so a moved tag cannot change what runs
+    image_name: str  # how people know it (a tag, or the id)
+    masked: tuple[str, ...] = ()  # the image's VOLUME paths: tmpfs, so no anonymous volume
+    mounted_by: tuple[str, ...] = ()
+    running_users: tuple[str, ...] = ()
+
+    def archive(self, when: datetime | None) -> str:
+        stamp = when.strftime(TIMESTAMP_FORMAT) if when else TIMESTAMP_PLACEHOLDER
+        return f"{self.volume}-{stamp}.tar.gz"
+
+    def archive_path(self, when: datetime | None) -> str:
+        return posixpath.join(self.directory, self.archive(when))
+
+    def step(self) -> Step:
+        body = helper_body(self, self.archive(None))
+        return Step(
+            description=f"archive volume {self.volume} to {self.archive_path(None)} "
+            f"(helper container from {self.image_name}, volume read-only)",
+            call=f"POST /containers/create?name={HELPER_PREFIX}<random> {json.dumps(body)}; "
+            "POST /containers/{id}/start; POST /containers/{id}/wait; "
+            "DELETE /containers/{id}?force=1; stat -c %s <archive>",
+        )
+
+
+def helper_body(spec: BackupSpec, archive: str) -> dict[str, Any]:
+    """The ``POST /containers/create`` body of the helper that writes ``archive``."""
+    host_config: dict[str, Any] = {
+        "Binds": [f"{spec.volume}:{DATA_MOUNT}:ro", f"{spec.directory}:{BACKUP_MOUNT}"],
+        "NetworkMode": "none",
+    }
+    masked = [p for p in spec.masked if p not in (DATA_MOUNT, BACKUP_MOUNT)]
+    if masked:
+        host_config["Tmpfs"] = {path: "" for path in masked}
+    return {
+        "Image": spec.image,
+        "Entrypoint": [],  # the image's entrypoint might not pass our command through
+        "Cmd": ["tar", "-czf", f"{BACKUP_MOUNT}/{archive}", "-C", DATA_MOUNT, "."],
+        "User": "0:0",  # database files are readable by their owner only
+        "Labels": {HELPER_LABEL: NAME, "org.stackbot.volume": spec.volume},
+        "NetworkDisabled": True,
+        "HostConfig": host_config,
+    }
+
+
+def _mounts(container: ContainerSummary, volume: str) -> bool:
+    return any(m.type == "volume" and m.name == volume for m in container.mounts)
+
+
+def _find_image(usage: DiskUsage, ref: str) -> tuple[str, str] | None:
+    """(id, display name) of the local image ``ref`` names (tag, id or id prefix)."""
+    tagged = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
+    for image in usage.images:
+        if ref in image.repo_tags or tagged in image.repo_tags:
+            return image.id, ref
+    bare = ref.removeprefix("sha256:")
+    if len(bare) >= 12 and re.fullmatch(r"[0-9a-f]+", bare):
+        for image in usage.images:
+            if image.id.removeprefix("sha256:").startswith(bare):
+                tags = [t for t in image.repo_tags if t != "<none>:<none>"]
+                return image.id, tags[0] if tags else image.id[:19]
+    return None
+
+
+async def prepare(
+    view: ReadOnlyHost, volume: str, directory: str, image: str | None = None
+) -> BackupSpec | str:
+    """What a backup of ``volume`` would run, or why it cannot (a refusal)."""
+    volumes = {v.name for v in await view.docker.volumes()}
+    if volume not in volumes:
+        return f"volume {volume} does not exist on {view.host.name}"
+    summaries = await view.docker.containers(all=True)
+    users = sorted(
+        (c for c in summaries if _mounts(c, volume)), key=lambda c: (c.state != "running", c.name)
+    )
+    mounted_by = tuple(c.name for c in users)
+    running = tuple(c.name for c in users if c.state == "running")
+    masked: tuple[str, ...] = ()
+    if image is not None:
+        found = _find_image(await view.docker.disk_usage(), image)
+        if found is None:
+            return (
+                f"image {image} is not on {view.host.name} (stackbot does not pull images): "
+                "name one the host has, with tar"
+            )
+        image_id, image_name = found
+        for summary in summaries:  # a container of that image tells its VOLUME paths
+            if summary.image in (image, image_name, image_id):
+                with suppress(DockerObjectNotFound):
+                    details = await view.docker.inspect_container(summary.id)
+                    masked = tuple(sorted(details.config.volumes))
+                break
+    else:
+        if not users:
+            return (
+                f"no container mounts volume {volume}, so no image on the host is known to "
+                "have tar: pass the param image (an image the host has, e.g. busybox)"
+            )
+        try:
+            details = await view.docker.inspect_container(users[0].id)
+        except DockerObjectNotFound:
+            return f"{users[0].name}, which mounts {volume}, is gone: plan again"
+        image_id = details.image_id
+        image_name = details.config.image or image_id[:19]
+        masked = tuple(sorted(details.config.volumes))
+    return BackupSpec(
+        volume=volume,
+        directory=directory,
+        image=image_id,
+        image_name=image_name,
+        masked=masked,
+        mounted_by=mounted_by,
+        running_users=running,
+    )
+
+
+def notes(spec: BackupSpec) -> tuple[str, ...]:
+    found = [
+        "each apply writes a new archive named by the UTC time it starts: applying twice "
+        "makes two archives (a backup has no 'already done' state)",
+    ]
+    if spec.running_users:
+        found.append(
+            f"{', '.join(spec.running_users)} is running with {spec.volume} mounted: the "
+            "archive is a copy of files being written, not a consistent snapshot (for a "
+            "database stop it first, or declare the stack's backup_command)"
+        )
+    return tuple(found)
+
+
+async def plan(view: ReadOnlyHost, params: Params) -> Plan:
+    base = Plan(
+        action=NAME,
+        target={"volume": params.volume, "directory": params.directory},
+        destructive=False,
+    )
+    spec = await prepare(view, params.volume, params.directory, params.image)
+    if isinstance(spec, str):
+        return base.model_copy(update={"refusal": spec})
+    before = {"volume": spec.volume, "mounted_by": list(spec.mounted_by), "image": spec.image_name}
+    after = {**before, "archive": spec.archive_path(None)}
+    return base.model_copy(
+        update={"before": before, "after": after, "steps": (spec.step(),), "notes": notes(spec)}
+    )
+
+
+async def run_backup(session: HostSession, spec: BackupSpec, description: str) -> StepOutcome:
+    """Run the helper; the outcome names the archive and its size (or says what failed)."""
+    started = datetime.now(UTC)
+    path = spec.archive_path(started)
+    docker = session.docker
+    try:
+        helper = await docker.create_container(
+            helper_body(spec, spec.archive(started)),
+            name=f"{HELPER_PREFIX}{secrets.token_hex(4)}",
+        )
+    except HostError as exc:
+        return StepOutcome(step=description, ok=False, detail=f"helper not created: {exc.detail}")
+    try:
+        await docker.start_container(helper)
+        status = await docker.wait_container(helper, timeout=WAIT_TIMEOUT)
+        output = await docker.logs(helper, tail=LOG_TAIL) if status != 0 else ""
+    except HostError as exc:
+        return StepOutcome(step=description, ok=False, detail=f"helper failed: {exc.detail}")
+    finally:
+        with suppress(HostError):
+            await docker.remove_container(helper, force=True)
+    tail = " | ".join(line for line in redact_text(output).splitlines() if line.strip())
+    if status not in (0, TAR_CHANGED):
+        return StepOutcome(
+            step=description, ok=False, detail=f"tar exited {status}: {tail or 'no output'}"
+        )
+    size = await archive_size(session, path)
+    changed = " (tar: some files changed while being read)" if status == TAR_CHANGED else ""
+    return StepOutcome(step=description, ok=True, detail=f"archive {path}, {size}{changed}")
+
+
+async def archive_size(session: HostSession, path: str) -> str:
+    try:
+        result = await session.run(["stat", "-c", "%s", path], check=False)
+    except HostError as exc:
+        return f"size unknown ({exc.detail})"
+    text = result.stdout.strip()
+    if not result.ok or not text.isdigit():
+        return f"size unknown (stat exited {result.exit_status})"
+    return f"{int(text)} bytes"
+
+
+async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
+    (step,) = plan.steps
+    spec = await prepare(ReadOnlyHost(session), params.volume, params.directory, params.image)
+    if isinstance(spec, str):
+        return [StepOutcome(step=step.description, ok=False, detail=spec)]
+    return [await run_backup(session, spec, step.description)]
+
+
+def remaining(findings: list[Finding], params: Params) -> list[Finding]:
+    return []
+
+
+ACTION = Action(
+    name=NAME,
+    summary=__doc__ or "",
+    params=Params,
+    destructive=False,
+    verifies=(),
+    plan=plan,
+    apply=apply,
+    remaining=remaining,
+)
