@@ -87,6 +87,7 @@ class FakeDocker:
     network_list: list[NetworkSummary] = field(default_factory=list)
     log_text: dict[str, str] = field(default_factory=dict)
     exec_handler: ExecHandler | None = None
+    writes: list[tuple[Any, ...]] = field(default_factory=list)
 
     async def _answer(self, name: str, canned: Any) -> Any:
         await self.log.around(name)
@@ -139,6 +140,44 @@ class FakeDocker:
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+    # --- writes: recorded in ``writes`` (tests of actions assert on them)
+
+    async def _record(self, *call: Any) -> None:
+        await self.log.around(str(call[0]))
+        self.writes.append(call)
+
+    async def connect_network(
+        self, network: str, container: str, *, aliases: Sequence[str] = ()
+    ) -> None:
+        await self._record("connect_network", network, container, tuple(aliases))
+
+    async def restart_container(self, ref: str, *, timeout: int = 10) -> None:
+        await self._record("restart_container", ref, timeout)
+
+    async def stop_container(self, ref: str, *, timeout: int = 10) -> None:
+        await self._record("stop_container", ref, timeout)
+
+    async def start_container(self, ref: str) -> None:
+        await self._record("start_container", ref)
+
+    async def rename_container(self, ref: str, name: str) -> None:
+        await self._record("rename_container", ref, name)
+
+    async def remove_container(self, ref: str, *, force: bool = False) -> None:
+        await self._record("remove_container", ref, force)
+
+    async def create_container(self, body: dict[str, Any], *, name: str) -> str:
+        await self._record("create_container", name, body)
+        return "f" * 64
+
+    async def wait_container(self, ref: str, *, timeout: float) -> int:
+        await self._record("wait_container", ref, timeout)
+        return 0
+
+    async def prune(self) -> dict[str, int]:
+        await self._record("prune")
+        return {"containers": 0, "images": 0, "build_cache": 0}
 
 
 class FakeHostSession:
