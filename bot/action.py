@@ -164,6 +164,17 @@ class ReadOnlyHost:
                 found.append(program)
         return found
 
+    async def compose_command(self) -> tuple[str, ...] | None:
+        """The compose CLI the host has: ``docker compose`` (v2), else ``docker-compose`` (v1).
+
+        Asks each for its version, which changes nothing; None when neither answers.
+        """
+        for command in (("docker", "compose"), ("docker-compose",)):
+            result = await self._session.run([*command, "version"], check=False, timeout=20)
+            if result.ok:
+                return command
+        return None
+
     def database(
         self, *, address: str, port: int, user: str, password: str, dbname: str
     ) -> AbstractAsyncContextManager[Database]:

@@ -89,12 +89,6 @@ COMPOSE_TIMEOUT = 300.0
 ENV_FILE_MAX = 256 * 1024
 V1 = ("docker-compose",)
 V2 = ("docker", "compose")
-PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 _HOST_NETWORK_MODES = ("host", "none")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -291,16 +285,8 @@ async def anonymous_volume_refusal(
 
 
 async def compose_program(view: ReadOnlyHost) -> tuple[str, ...] | None:
-    """``docker compose`` when the host has docker and a compose CLI plugin, else
-    ``docker-compose`` when it is on the PATH, else None."""
-    found = await view.which(["docker", "docker-compose"])
-    if "docker" in found:
-        user = view.host.user
-        homes = ["/root"] if user in (None, "root") else [f"/home/{user}"]
-        dirs = [f"{home}/.docker/cli-plugins" for home in homes] + list(PLUGIN_DIRS)
-        if await view.which([f"{d}/docker-compose" for d in dirs]):
-            return V2
-    return V1 if "docker-compose" in found else None
+    """``docker compose`` when the host's docker has the plugin, else ``docker-compose``."""
+    return await view.compose_command()
 
 
 # --- plan -----------------------------------------------------------------------------

@@ -90,8 +90,12 @@ def host_programs(
         if argv[:3] == ("sh", "-c", 'command -v "$1"'):
             found = argv[4] in have
             return completed(argv, stdout=argv[4] + "\n" if found else "", status=0 if found else 1)
-        if argv[-1] == "version":
-            return completed(argv, stdout="1.29.2\n", status=0 if version_ok else 127)
+        if argv == ("docker", "compose", "version"):
+            works = "docker" in have and V2_PLUGIN in have
+            return completed(argv, stdout="v2.29.7\n", status=0 if works else 1)
+        if argv == ("docker-compose", "version"):
+            works = "docker-compose" in have and version_ok
+            return completed(argv, stdout="1.29.2\n", status=0 if works else 127)
         if "up" in argv and up_error is not None:
             return completed(argv, stderr=up_error, status=1)
         if "up" in argv:
@@ -357,8 +361,10 @@ async def test_compose_apply_runs_exactly_the_planned_argv() -> None:
 
 
 async def test_compose_apply_stops_when_compose_does_not_run() -> None:
-    fake, _ = session(lab_stack(), {ENV_PATH: drifted()}, version_ok=False)
+    fake, _ = session(lab_stack(), {ENV_PATH: drifted()})
     plan = await make_plan(fake, project="shop", service="backend")
+    # compose answered while planning, and is gone by the time of apply
+    fake._handler = host_programs(("docker-compose",), version_ok=False)
     fake.commands.clear()
     (outcome,) = await recreate.apply(fake, Params(host="web1", container="x"), plan)
     assert not outcome.ok and "nothing changed" in outcome.detail
