@@ -28,7 +28,7 @@ from bot.session import Database, HostSession
 
 # Private helpers of the diagnosis, used so a fix finds the database exactly the way
 # the diagnosis that proposed it did (they should become public; see the report).
-from runbooks.diagnose.gather import _address, _answering, _running, _secret_values
+from runbooks.diagnose.gather import answering, container_address, first_running, secret_values
 
 NAME = "db.create"
 MAX_IDENTIFIER_BYTES = 63  # Postgres NAMEDATALEN - 1
@@ -125,7 +125,7 @@ def database_server(
     """The running container the app's database URL reaches (as the diagnosis finds it),
     else the stack's running database service; or why there is none."""
     apps = service_containers(stack, stack.roles.app)
-    app = _running(apps) or (apps[0] if apps else None)
+    app = first_running(apps) or (apps[0] if apps else None)
     raw_url = app.config.env_map().get(stack.database.from_env) if app else None
     host, port = None, DEFAULT_PORT
     if raw_url:
@@ -135,7 +135,7 @@ def database_server(
             pass
         else:
             host, port = url.host, url.port
-    target = (_answering(containers, host) if host else None) or _running(
+    target = (answering(containers, host) if host else None) or first_running(
         service_containers(stack, stack.roles.database)
     )
     if target is None:
@@ -147,7 +147,7 @@ def database_server(
             )
         why = stack.roles.reasons.get("database", "")
         return f"no database container found for stack {stack.name} ({why})"
-    address = _address(target)
+    address = container_address(target)
     if not address:
         return f"{target.name} has no IP address on any network: stackbot cannot reach it"
     env = target.config.env_map()
@@ -157,7 +157,7 @@ def database_server(
         port=port,
         user=env.get("POSTGRES_USER") or DEFAULT_SUPERUSER,
         password=env.get("POSTGRES_PASSWORD", ""),
-        secrets=frozenset(_secret_values(containers)),
+        secrets=frozenset(secret_values(containers)),
     )
 
 

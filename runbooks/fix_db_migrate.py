@@ -29,7 +29,7 @@ from bot.errors import HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import ExecResult, HostSession, quote_argv
-from runbooks.diagnose.gather import _running, _secret_values
+from runbooks.diagnose.gather import first_running, secret_values
 from runbooks.fix_db_create import find_stack, host_stacks, service_containers
 from runbooks.fix_volume_backup import (
     DEFAULT_DIRECTORY,
@@ -129,15 +129,15 @@ async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
             f"no app service found in {stack.name} ({why}): set "
             f"{config_key(env, params.stack, 'services.app')}"
         )
-    app = _running(apps)
+    app = first_running(apps)
     if app is None:
         return (
             f"the migration runs in the app container, and {apps[0].name} is "
             f"{apps[0].state.status}: start {apps[0].name} first (container.restart)"
         )
     dbs = service_containers(stack, stack.roles.database)
-    db = _running(dbs) or max(dbs, key=lambda c: c.created or _EPOCH, default=None)
-    secrets = tuple(sorted(_secret_values(containers)))
+    db = first_running(dbs) or max(dbs, key=lambda c: c.created or _EPOCH, default=None)
+    secrets = tuple(sorted(secret_values(containers)))
     if stack.backup_command:
         if db is None:
             return (

@@ -79,14 +79,16 @@ async def gather_facts(
         if isinstance(failure, BaseException) and not isinstance(failure, DockerObjectNotFound):
             raise failure
     stacks = discover_stacks(containers, host.stacks)
-    secrets = _secret_values(containers)
+    secrets = secret_values(containers)
 
     steps: dict[str, Coroutine[Any, Any, Any]] = {"disk usage": _filesystems(session, usage)}
     for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
         steps[f"read env file {path}"] = _env_file(session, path)
     for stack in stacks.stacks:
         for proxy in _role_containers(stack, "proxy"):
-            steps[f"logs of {proxy.name}"] = _logs(session, proxy.name, secrets)
+            key = f"logs of {proxy.name}"
+            if key not in steps:  # two declared stacks may share one compose project
+                steps[key] = _logs(session, proxy.name, secrets)
         if stack.roles.database and stack.roles.app:
             steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
         if stack.migration_check_command:
@@ -201,11 +203,11 @@ def _role_containers(stack: DiscoveredStack, role: str) -> list[ContainerDetails
     return list(stack.services[service].containers) if service in stack.services else []
 
 
-def _running(containers: Iterable[ContainerDetails]) -> ContainerDetails | None:
+def first_running(containers: Iterable[ContainerDetails]) -> ContainerDetails | None:
     return next((c for c in containers if c.state.running), None)
 
 
-def _answering(containers: Iterable[ContainerDetails], hostname: str) -> ContainerDetails | None:
+def answering(containers: Iterable[ContainerDetails], hostname: str) -> ContainerDetails | None:
     """The running container that answers to ``hostname`` on some network, if any."""
     for container in containers:
         if not container.state.running:
@@ -229,13 +231,13 @@ async def _database(
         stack.services[stack.roles.app].containers if stack.roles.app in stack.services else ()
     )
     # a stopped app still carries its configuration: its DATABASE_URL is what matters
-    app = _running(app_containers) or (app_containers[0] if app_containers else None)
+    app = first_running(app_containers) or (app_containers[0] if app_containers else None)
     db_containers = (
         stack.services[stack.roles.database].containers
         if stack.roles.database in stack.services
         else ()
     )
-    db = _running(db_containers)
+    db = first_running(db_containers)
     base = DatabaseFacts(
         stack=stack.name,
         app_service=stack.roles.app,
@@ -252,8 +254,8 @@ async def _database(
     except ValueError as exc:
         return base.model_copy(update={"status": "no_url", "error": str(exc)})
     dbname = stack.database.name or url.dbname or url.user or "postgres"
-    target = _answering(containers, url.host or "") or db
-    address = _address(target) if target else url.host
+    target = answering(containers, url.host or "") or db
+    address = container_address(target) if target else url.host
     facts = base.model_copy(
         update={
             "host": url.host,
@@ -311,7 +313,7 @@ async def _cluster_initialized(pg: Any) -> datetime | None:
     return datetime.fromtimestamp(int(identifier) >> 32, tz=UTC)
 
 
-def _address(container: ContainerDetails) -> str | None:
+def container_address(container: ContainerDetails) -> str | None:
     return next((e.ip_address for e in container.networks.values() if e.ip_address), None)
 
 
@@ -363,7 +365,7 @@ async def _migration_check(
     session: HostSession, stack: DiscoveredStack, secrets: set[str]
 ) -> MigrationCheck | None:
     app = (
-        _running(stack.services[stack.roles.app].containers)
+        first_running(stack.services[stack.roles.app].containers)
         if stack.roles.app in stack.services
         else None
     )
@@ -388,7 +390,7 @@ async def _migration_check(
     )
 
 
-def _secret_values(containers: Iterable[ContainerDetails]) -> set[str]:
+def secret_values(containers: Iterable[ContainerDetails]) -> set[str]:
     """Secret env values and URL passwords of every container, to redact wherever they appear."""
     found: set[str] = set()
     for container in containers:
@@ -405,4 +407,11 @@ def _secret_values(containers: Iterable[ContainerDetails]) -> set[str]:
     return found
 
 
-__all__: list[str] = ["DeadlineExceeded", "gather_facts"]
+__all__: list[str] = [
+    "DeadlineExceeded",
+    "answering",
+    "container_address",
+    "first_running",
+    "gather_facts",
+    "secret_values",
+]
