@@ -27,6 +27,8 @@ def write_inventory(path: Path, lab: Lab, environments: dict[str, Any], **top: A
         },
         "ssh": {"idle_close": 60},
         "environments": environments,
+        # stackbot's own state (audit database, spool, locks) stays in the test's folder
+        "data_dir": str(path.parent / "state"),
     }
     data.update(top)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
