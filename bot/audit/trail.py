@@ -107,10 +107,12 @@ class AuditRequest:
     host: str | None = None
     stack: str | None = None
     target: dict[str, str] = field(default_factory=dict)
+    last_kind: Kind | None = None  # the kind of the last row recorded (or spooled)
 
     async def record(
         self, kind: Kind, details: dict[str, Any] | None = None, *, durable: bool = False
     ) -> AuditRecord:
+        self.last_kind = kind
         return await self.trail.write(
             AuditRecord(
                 correlation_id=self.correlation_id,

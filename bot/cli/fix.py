@@ -19,7 +19,7 @@ from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
 from bot.engine import run_runbook
 from bot.envlock import default_lock_dir
-from bot.errors import StackbotError, UsageError
+from bot.errors import HostError, StackbotError, UsageError
 from bot.executor import execute, plan_action
 from bot.findings import Finding
 from bot.redact import redact_data, redact_model
@@ -87,67 +87,91 @@ async def run_fix(
             audit = trail.request(
                 actor=user, surface="cli", environment=args.env, action=name, host=raw.get("host")
             )
-        if name in REPORT_FIXES:
-            await _record(audit, "requested", {"params": raw, "read_only": True})
-            status = await _report_fix(transport, inventory, args, name, raw, out)
-            await _record(audit, "finished", {"status": "reported", "exit_status": status})
-            return status
-        if name not in actions:
-            known = ", ".join(sorted([*actions, *REPORT_FIXES]))
-            raise UsageError(f"unknown action {name!r} (actions: {known})")
-        action = actions[name]
-        params = _params(action.params, raw)
-        applies = not args.dry_run  # rows before a change must be durable
-        requested = {
-            "params": raw,
-            "finding": args.finding,
-            "dry_run": args.dry_run,
-            "destructive": action.destructive,
-        }
-        await _record(audit, "requested", requested, durable=applies)
-        await _record(
-            audit,
-            "authorised",
-            {"by": user, "rule": "cli: the OS user who can read the inventory and its keys"},
-            durable=applies,
-        )
-        with err.status(f"Planning {name} on {args.env}…"):
-            plan = await plan_action(transport, inventory, args.env, action, params)
-        if audit is not None:
-            audit.target = dict(plan.target)
-        planned = {"plan": plan.model_dump(mode="json"), "fingerprint": plan.fingerprint}
-        await _record(audit, "planned", planned, durable=applies)
-        if args.format == "table":
-            _print_plan(out, action, plan, args.env, params.host)
-        if plan.refusal or plan.empty or args.dry_run:
-            early, message = _early_status(plan)
-            finished = {"status": early, "changed": False, "message": message}
-            await _record(audit, "finished", finished)
-            return _early_exit(out, plan, args, params.host)
-        if action.destructive and not args.yes:
-            try:
-                _confirm(args.env, out)
-            except NotConfirmed as exc:
-                await _record(audit, "denied", {"by": user, "reason": exc.message})
-                raise
-            how = "typed the environment's name"
-        else:
-            how = "--yes" if action.destructive else "not asked: the action is not destructive"
-        await _record(audit, "confirmed", {"by": user, "how": how}, durable=True)
-        with err.status(f"Applying {name} on {args.env}…"):
-            result = await execute(
-                transport,
-                inventory,
-                args.env,
-                action,
-                params,
-                confirmed=plan,
-                actor=getpass.getuser(),
-                lock_dir=inventory.data_dir / "locks" if inventory.data_dir else default_lock_dir(),
-                diagnose=_diagnose_findings,
-                lock_wait=args.wait,
-                audit=audit,
+        try:
+            return await _run_audited(
+                transport, inventory, args, err, out, actions, name, raw, audit, user
             )
+        except HostError as exc:  # the host failed before or after the apply: say so
+            if audit is not None and audit.last_kind not in (None, "finished", "denied"):
+                failed = {"status": "failed", "error": exc.code, "message": exc.message}
+                await _record(audit, "finished", failed)
+            raise
+
+
+async def _run_audited(
+    transport: Transport,
+    inventory: Inventory,
+    args: argparse.Namespace,
+    err: Console,
+    out: Console,
+    actions: dict[str, Any],
+    name: str,
+    raw: dict[str, str],
+    audit: AuditRequest | None,
+    user: str,
+) -> int:
+    """Everything after the action is resolved; every step an audit row."""
+    if name in REPORT_FIXES:
+        await _record(audit, "requested", {"params": raw, "read_only": True})
+        status = await _report_fix(transport, inventory, args, name, raw, out)
+        await _record(audit, "finished", {"status": "reported", "exit_status": status})
+        return status
+    if name not in actions:
+        known = ", ".join(sorted([*actions, *REPORT_FIXES]))
+        raise UsageError(f"unknown action {name!r} (actions: {known})")
+    action = actions[name]
+    params = _params(action.params, raw)
+    applies = not args.dry_run  # rows before a change must be durable
+    requested = {
+        "params": raw,
+        "finding": args.finding,
+        "dry_run": args.dry_run,
+        "destructive": action.destructive,
+    }
+    await _record(audit, "requested", requested, durable=applies)
+    await _record(
+        audit,
+        "authorised",
+        {"by": user, "rule": "cli: the OS user who can read the inventory and its keys"},
+        durable=applies,
+    )
+    with err.status(f"Planning {name} on {args.env}…"):
+        plan = await plan_action(transport, inventory, args.env, action, params)
+    if audit is not None:
+        audit.target = dict(plan.target)
+    planned = {"plan": plan.model_dump(mode="json"), "fingerprint": plan.fingerprint}
+    await _record(audit, "planned", planned, durable=applies)
+    if args.format == "table":
+        _print_plan(out, action, plan, args.env, params.host)
+    if plan.refusal or plan.empty or args.dry_run:
+        early, message = _early_status(plan)
+        finished = {"status": early, "changed": False, "message": message}
+        await _record(audit, "finished", finished)
+        return _early_exit(out, plan, args, params.host)
+    if action.destructive and not args.yes:
+        try:
+            _confirm(args.env, out)
+        except NotConfirmed as exc:
+            await _record(audit, "denied", {"by": user, "reason": exc.message})
+            raise
+        how = "typed the environment's name"
+    else:
+        how = "--yes" if action.destructive else "not asked: the action is not destructive"
+    await _record(audit, "confirmed", {"by": user, "how": how}, durable=True)
+    with err.status(f"Applying {name} on {args.env}…"):
+        result = await execute(
+            transport,
+            inventory,
+            args.env,
+            action,
+            params,
+            confirmed=plan,
+            actor=getpass.getuser(),
+            lock_dir=inventory.data_dir / "locks" if inventory.data_dir else default_lock_dir(),
+            diagnose=_diagnose_findings,
+            lock_wait=args.wait,
+            audit=audit,
+        )
     if args.format == "json":
         out.print(_json(result), markup=False, highlight=False, soft_wrap=True)
     else:
