@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -96,13 +96,38 @@ async def execute(
     host = action_host(inventory, env, params)
     started = time.monotonic()
     what = f"{action.name} on {host.name}"
+    # This machine's file lock always; the audit database's advisory lock as well when
+    # there is one, so replicas on other machines wait for each other too.
+    locks = [environment_lock(lock_dir, env, holder=actor, what=what, wait=lock_wait)]
     if audit is not None and audit.trail.store is not None:
-        lock: AbstractAsyncContextManager[None] = advisory_environment_lock(
-            audit.trail.store, env, holder=actor, what=what, wait=lock_wait
+        locks.append(
+            advisory_environment_lock(
+                audit.trail.store, env, holder=actor, what=what, wait=lock_wait
+            )
         )
-    else:
-        lock = environment_lock(lock_dir, env, holder=actor, what=what, wait=lock_wait)
-    async with lock, transport.session(host) as session:
+    async with AsyncExitStack() as held:
+        for lock in locks:
+            await held.enter_async_context(lock)
+        return await _locked(
+            transport, inventory, env, action, params, host, started,
+            confirmed=confirmed, diagnose=diagnose, audit=audit,
+        )  # fmt: skip
+
+
+async def _locked(
+    transport: Sessions,
+    inventory: Inventory,
+    env: str,
+    action: Action[Any],
+    params: Any,
+    host: ResolvedHost,
+    started: float,
+    *,
+    confirmed: Plan | None,
+    diagnose: Diagnose | None,
+    audit: AuditRequest | None,
+) -> ActionResult:
+    async with transport.session(host) as session:
         fresh = await action.plan(ReadOnlyHost(session), params)
         if audit is not None:
             audit.host, audit.target = host.name, dict(fresh.target)

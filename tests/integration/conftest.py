@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.integration import inventories
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_root() -> Iterator[Path]:
+    """Where the tests' stackbot state lives; removed at the end of the session."""
+    root = Path(tempfile.mkdtemp(prefix="stackbot-test-state-"))
+    root.chmod(0o711)
+    inventories.STATE_ROOT[:] = [root]
+    yield root
+    inventories.STATE_ROOT.clear()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,28 @@ def write_inventory(path: Path, lab: Lab, environments: dict[str, Any], **top: A
         },
         "ssh": {"idle_close": 60},
         "environments": environments,
-        # stackbot's own state (audit database, spool, locks) stays in the test's folder
-        "data_dir": str(path.parent / "state"),
+        # stackbot's own state (audit database, spool, locks) stays in the tests' folder
+        "data_dir": str(state_dir()),
     }
     data.update(top)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+STATE_ROOT: list[Path] = []  # set by the session fixture in conftest.py
+
+
+def state_dir() -> Path:
+    """A fresh data_dir for stackbot under the session's state root.
+
+    The root is traversable by others (0711) because the embedded audit
+    Postgres runs as ``nobody`` when stackbot runs as root; pytest's tmp_path
+    is not.
+    """
+    if not STATE_ROOT:
+        raise RuntimeError("the state_root fixture is not active")
+    path = Path(tempfile.mkdtemp(prefix="state-", dir=STATE_ROOT[0]))
+    path.chmod(0o711)
     return path
 
 

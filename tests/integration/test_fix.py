@@ -42,7 +42,6 @@ def inventory_path(lab: Lab, tmp_path: Path) -> Path:
             "lab": {"hosts": {"h1": lab_host(lab, "h1")}},
             "small": {"hosts": {"h2": lab_host(lab, "h2")}},
         },
-        data_dir=str(tmp_path / "state"),
     )
 
 
@@ -203,7 +202,8 @@ def test_second_action_on_the_environment_waits_or_is_refused(
     lab: Lab, inventory_path: Path, inventory: Inventory, tmp_path: Path
 ) -> None:
     lab.scenario("S1")
-    lock_dir = tmp_path / "state" / "locks"
+    assert inventory.data_dir is not None
+    lock_dir = inventory.data_dir / "locks"  # where the CLI takes it too
     params = {"host": "h1", "container": BACKEND, "network": INTERNAL}
 
     async def held_then_refused() -> None:
@@ -305,3 +305,32 @@ def test_s3_connect_the_app_to_the_db_network(
     assert ok == 0 and isinstance(output, bytes) and output.strip()  # it resolves its database
     again = run_action(inventory, fix.action, dict(fix.params), tmp_path / "locks")
     assert again.status == "nothing to do" and not again.changed
+
+
+def test_a_fix_in_the_lab_leaves_its_whole_story_in_the_audit_trail(
+    lab: Lab, inventory_path: Path
+) -> None:
+    lab.scenario("S1")
+    args = ("--config", str(inventory_path))
+    applied = stackbot(
+        *args, "fix", "network.connect", "lab",
+        "--param", "host=h1", "--param", f"container={BACKEND}", "--param", f"network={INTERNAL}",
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    listing = stackbot(*args, "audit", "export", "--format", "jsonl", "--action", "network.connect")
+    assert listing.returncode == 0, listing.stderr
+    rows = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
+    (correlation,) = {row["correlation_id"] for row in rows}
+    kinds = [row["kind"] for row in rows]
+    assert kinds == [
+        "requested", "authorised", "planned", "confirmed", "started", "finished", "post_checked",
+    ]  # fmt: skip
+    planned = next(row for row in rows if row["kind"] == "planned")
+    assert f"POST /networks/{INTERNAL}/connect" in json.dumps(planned["details"])
+    finished = next(row for row in rows if row["kind"] == "finished")
+    assert finished["details"]["changed"] is True
+    assert all(row["environment"] == "lab" and row["host"] == "h1" for row in rows[1:])
+    story = stackbot(*args, "audit", "show", correlation)
+    assert story.returncode == 0 and "post_checked" in story.stdout
+    verify = stackbot(*args, "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
