@@ -167,17 +167,19 @@ class AuditStore:
             return [AuditRow.model_validate(r) for r in await cur.fetchall()]
 
     async def story(self, ident: str) -> list[AuditRow]:
-        """Every row of one request: ``ident`` is its correlation id or any of its rows' ids."""
+        """Every row of one request: ``ident`` is its correlation id or any of its rows' ids,
+        or an unambiguous prefix of one (``audit list`` shows the first 8 characters)."""
+        prefix = ident.lower().replace("%", "").replace("_", "") + "%"
         async with self.connection() as conn:
             cur = await conn.execute(
-                "SELECT correlation_id::text FROM audit_log "
-                "WHERE id::text = %s OR correlation_id::text = %s LIMIT 1",
-                (ident, ident),
+                "SELECT DISTINCT correlation_id::text FROM audit_log "
+                "WHERE id::text LIKE %s OR correlation_id::text LIKE %s LIMIT 2",
+                (prefix, prefix),
             )
-            found = await cur.fetchone()
-        if not found:
+            found = await cur.fetchall()
+        if len(found) != 1:
             return []
-        return await self.rows(RowFilter(correlation_id=str(found[0])))
+        return await self.rows(RowFilter(correlation_id=str(found[0][0])))
 
     async def verify(self) -> ChainReport:
         """Walk the whole chain in ``seq`` order (read through a server-side cursor)."""
