@@ -192,6 +192,9 @@ def test_destructive_fix_asks_first_then_applies_and_verifies(
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert client.containers.get("hanna_backend_1").status == "running"
     assert "post-check: no container.down" in applied.stdout
+    nginx = client.containers.get("hanna_nginx_1")
+    code, _ = nginx.exec_run(["getent", "hosts", "backend"])
+    assert code == 0  # nginx resolves its upstream again (seed 003)
 
     again = stackbot(*args, *params, "--yes", "--format", "json")
     assert again.returncode == 0
