@@ -1,0 +1,1 @@
+"""The Slack surface: `/stack` commands, reports as Block Kit, fix buttons."""

@@ -1,0 +1,111 @@
+"""`/stack` text → one typed command, or a short answer saying what would have worked.
+
+Chat text never goes further than this module as text: it becomes one of a
+closed set of pydantic commands whose names were checked against the
+inventory (environments) or a strict pattern (stacks).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.slack import messages
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+VERBS = tuple(messages.USAGE)
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Help(_Command):
+    verb: Literal["help"] = "help"
+
+
+class Envs(_Command):
+    verb: Literal["envs"] = "envs"
+
+
+class Diagnose(_Command):
+    verb: Literal["diagnose"] = "diagnose"
+    env: str
+    stack: str | None = None
+
+
+class Volumes(_Command):
+    verb: Literal["volumes"] = "volumes"
+    env: str
+
+
+class Disk(_Command):
+    verb: Literal["disk"] = "disk"
+    env: str
+
+
+class Audit(_Command):
+    verb: Literal["audit"] = "audit"
+    env: str
+    count: int = Field(10, ge=1, le=100)
+
+
+Command = Annotated[Help | Envs | Diagnose | Volumes | Disk | Audit, Field(discriminator="verb")]
+
+
+class CommandError(ValueError):
+    """The text is not a command; ``answer`` is the short ephemeral reply."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+def _closest(word: str, choices: Collection[str]) -> str | None:
+    found = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def parse(
+    text: str, environments: Collection[str]
+) -> Help | Envs | Diagnose | Volumes | Disk | Audit:
+    """Parse the text after `/stack`; raise ``CommandError`` with the reply otherwise."""
+    words = text.split()
+    if not words:
+        raise CommandError(messages.EMPTY)
+    verb, args = words[0].lower(), words[1:]
+    if verb not in VERBS:
+        raise CommandError(messages.unknown_verb(words[0][:40], _closest(verb, VERBS)))
+    if verb in ("help", "envs"):
+        if args:
+            raise CommandError(messages.extra_words(verb, " ".join(args)[:80]))
+        return Help() if verb == "help" else Envs()
+    if not args:
+        raise CommandError(messages.missing_argument(verb))
+    env = args[0].lower()
+    if env not in environments:
+        raise CommandError(
+            messages.unknown_environment(args[0][:40], _closest(env, environments), verb)
+        )
+    rest = args[1:]
+    if verb == "diagnose":
+        if len(rest) > 1:
+            raise CommandError(messages.extra_words(verb, " ".join(rest[1:])[:80]))
+        if rest and not NAME.match(rest[0]):
+            raise CommandError(messages.bad_name(rest[0][:40]))
+        return Diagnose(env=env, stack=rest[0] if rest else None)
+    if verb == "audit":
+        if len(rest) > 1:
+            raise CommandError(messages.extra_words(verb, " ".join(rest[1:])[:80]))
+        if rest:
+            if not rest[0].isdigit() or not 1 <= int(rest[0]) <= 100:
+                raise CommandError(messages.bad_count(rest[0][:20]))
+            return Audit(env=env, count=int(rest[0]))
+        return Audit(env=env)
+    if rest:
+        raise CommandError(messages.extra_words(verb, " ".join(rest)[:80]))
+    return Volumes(env=env) if verb == "volumes" else Disk(env=env)

@@ -1,0 +1,53 @@
+"""Every sentence the Slack surface says, in one place."""
+
+from __future__ import annotations
+
+USAGE = {
+    "help": "/stack help",
+    "envs": "/stack envs",
+    "diagnose": "/stack diagnose ENV [STACK]",
+    "volumes": "/stack volumes ENV",
+    "disk": "/stack disk ENV",
+    "audit": "/stack audit ENV [N]",
+}
+SUMMARY = {
+    "help": "what you can run here",
+    "envs": "the environments you can see",
+    "diagnose": "what is wrong, the evidence and the fix",
+    "volumes": "every volume: size, created, who mounts it",
+    "disk": "disk and inode usage, and Docker's",
+    "audit": "the last N entries of the audit trail (default 10)",
+}
+
+
+def unknown_verb(verb: str, suggestion: str | None) -> str:
+    hint = f" Did you mean `{USAGE[suggestion]}`?" if suggestion else ""
+    return f"`{verb}` is not a /stack command.{hint} Try `/stack help`."
+
+
+def unknown_environment(env: str, suggestion: str | None, verb: str) -> str:
+    if suggestion:
+        return (
+            f"There is no environment `{env}`. Did you mean "
+            f"`{USAGE[verb].replace('ENV', suggestion).split(' [')[0]}`?"
+        )
+    return f"There is no environment `{env}`. `/stack envs` lists them."
+
+
+def missing_argument(verb: str) -> str:
+    return f"Usage: `{USAGE[verb]}`"
+
+
+def extra_words(verb: str, extra: str) -> str:
+    return f"I did not understand `{extra}`. Usage: `{USAGE[verb]}`"
+
+
+def bad_count(value: str) -> str:
+    return f"`{value}` is not a number from 1 to 100. Usage: `{USAGE['audit']}`"
+
+
+def bad_name(value: str) -> str:
+    return f"`{value}` is not a valid stack name (letters, digits, `-`, `_`, `.`)."
+
+
+EMPTY = "Tell me what to do: `/stack help` lists the commands."
