@@ -44,11 +44,18 @@ async def on_each_host(
     hosts: Sequence[ResolvedHost],
     work: Callable[[HostSession], Awaitable[T]],
     result_type: type[T],
+    on_host_done: Callable[[HostOutcome[T]], Awaitable[None]] | None = None,
 ) -> list[HostOutcome[T]]:
     """Run ``work`` with a session on every host concurrently; errors stay per host."""
     outcome_type = HostOutcome[result_type]  # type: ignore[valid-type]
 
     async def one(host: ResolvedHost) -> HostOutcome[T]:
+        outcome = await read(host)
+        if on_host_done is not None:
+            await on_host_done(outcome)
+        return outcome
+
+    async def read(host: ResolvedHost) -> HostOutcome[T]:
         started = time.monotonic()
         try:
             async with transport.session(host) as session:
@@ -75,12 +82,13 @@ async def run_runbook(
     params: BaseModel,
     *,
     only_hosts: Sequence[str] = (),
+    on_host_done: Callable[[HostOutcome[Any]], Awaitable[None]] | None = None,
 ) -> RunOutcome[Any]:
     hosts = environment_hosts(inventory, env, only_hosts)
     started_at = datetime.now(UTC)
     started = time.monotonic()
     outcomes = await on_each_host(
-        transport, hosts, lambda session: runbook.run(session, params), runbook.result
+        transport, hosts, lambda session: runbook.run(session, params), runbook.result, on_host_done
     )
     return RunOutcome[runbook.result](  # type: ignore[name-defined]
         environment=env,
