@@ -6,14 +6,50 @@ instead of a setting that silently does nothing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 LOCAL_ADDRESS = "local"
+SLACK_ID_PATTERN = re.compile(r"^[UWS][A-Z0-9]{2,31}$")  # U…/W… users, S… user groups
+SLACK_CHANNEL_PATTERN = re.compile(r"^(?:[CG][A-Z0-9]{2,31}|#[a-z0-9][a-z0-9._-]{0,79})$")
+
+
+def _slack_id(value: str) -> str:
+    if not SLACK_ID_PATTERN.match(value):
+        raise PydanticCustomError(
+            "slack_id",
+            "not a Slack user or group id (users: U…/W…, user groups: S…): {value}",
+            {"value": repr(value)},
+        )
+    return value
+
+
+def _slack_channel(value: str) -> str:
+    if not SLACK_CHANNEL_PATTERN.match(value):
+        raise PydanticCustomError(
+            "slack_channel",
+            "not a Slack channel (an id like C0123ABCD, or #name in lower case): {value}",
+            {"value": repr(value)},
+        )
+    return value
+
+
+SlackId = Annotated[str, AfterValidator(_slack_id)]
+SlackChannel = Annotated[str, AfterValidator(_slack_channel)]
 
 
 class Strict(BaseModel):
@@ -84,10 +120,47 @@ class Defaults(Strict):
     known_hosts: Path | None = None
 
 
+class AccessRules(Strict):
+    """Who holds which role: Slack user ids (``U…``/``W…``) and user group ids (``S…``).
+
+    Roles are ordered, each including the ones before it:
+    viewer < operator < approver < admin (see ``bot/access.py`` and docs/ACCESS.md).
+    """
+
+    viewer: tuple[SlackId, ...] = ()
+    operator: tuple[SlackId, ...] = ()
+    approver: tuple[SlackId, ...] = ()
+    admin: tuple[SlackId, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.viewer or self.operator or self.approver or self.admin)
+
+    def merged(self, other: AccessRules) -> AccessRules:
+        """Both sets of grants, per role (an environment adds to the top-level default)."""
+        return AccessRules(
+            viewer=_union(self.viewer, other.viewer),
+            operator=_union(self.operator, other.operator),
+            approver=_union(self.approver, other.approver),
+            admin=_union(self.admin, other.admin),
+        )
+
+
+def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
 class EnvironmentConfig(Strict):
     description: str = ""
     hosts: dict[Name, HostConfig] = Field(min_length=1)
     stacks: dict[Name, StackConfig] = {}
+    access: AccessRules = Field(
+        AccessRules(), description="roles on this environment, added to the top-level access"
+    )
+    approval_required: bool = Field(
+        False, description="destructive actions need a second person's approval in Slack"
+    )
+    slack_channel: SlackChannel | None = Field(None, description="where its alerts go")
 
     @model_validator(mode="after")
     def _stack_hosts_exist(self) -> EnvironmentConfig:
@@ -119,6 +192,7 @@ class Inventory(Strict):
     environments: dict[Name, EnvironmentConfig] = Field(min_length=1)
     database_url: SecretStr | None = Field(None, description="Postgres for the audit trail")
     data_dir: Path | None = None
+    access: AccessRules = Field(AccessRules(), description="roles on every environment")
 
     @field_validator("environments")
     @classmethod
@@ -127,6 +201,10 @@ class Inventory(Strict):
             if name != name.lower():
                 raise ValueError(f"environment names are lower case: {name!r}")
         return envs
+
+    def access_for(self, env: str) -> AccessRules:
+        """The top-level access merged with the environment's (``env`` must exist)."""
+        return self.access.merged(self.environments[env].access)
 
     def resolved_host(self, env: str, host: str) -> ResolvedHost:
         """The host with defaults applied and every field that SSH needs set."""
