@@ -49,6 +49,43 @@ STEPS: tuple[str, ...] = (
     CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
         FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
     """,
+    # 2: pending actions behind Slack buttons (bot/pending.py): single-use, expiring
+    """
+    CREATE TABLE pending_actions (
+        id                    uuid        PRIMARY KEY,
+        created_at            timestamptz NOT NULL DEFAULT now(),
+        expires_at            timestamptz NOT NULL,
+        environment           text        NOT NULL,
+        host                  text,
+        action                text        NOT NULL,
+        params                jsonb       NOT NULL DEFAULT '{}',
+        plan                  jsonb       NOT NULL,
+        plan_fingerprint      text        NOT NULL,
+        destructive           boolean     NOT NULL,
+        needs_approval        boolean     NOT NULL,
+        finding_id            text,
+        requester             text        NOT NULL,
+        channel               text,
+        message_ts            text,
+        status                text        NOT NULL DEFAULT 'pending' CHECK (status IN (
+            'pending', 'awaiting_approval', 'approved', 'denied', 'claimed', 'done', 'failed',
+            'expired')),
+        approval_requested_by text,
+        approval_requested_at timestamptz,
+        approver              text,
+        approved_at           timestamptz,
+        denied_by             text,
+        denied_at             timestamptz,
+        claimed_by            text,
+        claimed_at            timestamptz,
+        finished_at           timestamptz,
+        result                jsonb,
+        correlation_id        uuid        NOT NULL
+    );
+    CREATE INDEX pending_actions_open ON pending_actions (expires_at)
+        WHERE status IN ('pending', 'awaiting_approval', 'approved');
+    CREATE INDEX pending_actions_correlation ON pending_actions (correlation_id);
+    """,
 )
 
 
