@@ -1,0 +1,484 @@
+"""The Slack app: `/stack` commands acked at once, work in the background, reports in place.
+
+Listeners only parse, authorise and ``ack()``; the work runs in tasks the bot
+keeps (``SlackBot.tasks``), so Slack always gets its answer within 3 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Mapping
+from pathlib import Path
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import Permission, authorise, needs_approval
+from bot.action import Action
+from bot.audit.trail import AuditTrail
+from bot.config.models import Inventory
+from bot.diagnosis import DiagnosisReport, build_report
+from bot.engine import environment_hosts, run_runbook
+from bot.errors import StackbotError
+from bot.executor import execute, plan_action
+from bot.findings import Finding, Fix
+from bot.outcome import HostOutcome
+from bot.pending import PendingActions, PendingError
+from bot.render.slack import (
+    SlackMessage,
+    ephemeral_error,
+    progress_message,
+    report_messages,
+    result_message,
+)
+from bot.session import HostSession
+from bot.slack import messages
+from bot.slack.commands import (
+    Audit,
+    CommandError,
+    Diagnose,
+    Disk,
+    Envs,
+    Help,
+    Volumes,
+    parse,
+)
+from bot.slack.progress import Coalescer
+from bot.slack.settings import SlackSettings
+from bot.transport import Transport
+from runbooks import load_actions, load_runbook
+from runbooks.diagnose.gather import gather_facts
+from runbooks.diagnose.runbook import judge
+
+COMMAND_PERMISSION = Permission.VIEW
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    """The Web API client: ``SLACK_API_URL`` as its base, retries for 429 and 5xx."""
+    client = AsyncWebClient(token=settings.bot_token.get_secret_value(), base_url=settings.api_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
+    client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+class SlackBot:
+    def __init__(
+        self,
+        inventory: Inventory,
+        settings: SlackSettings,
+        *,
+        trail: AuditTrail | None,
+        lock_dir: Path,
+        progress_interval: float = 1.0,
+    ) -> None:
+        self.inventory = inventory
+        self.settings = settings
+        self.client = web_client(settings)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.trail = trail
+        self.pending = PendingActions(trail.store) if trail and trail.store else None
+        self.lock_dir = lock_dir
+        self.actions = load_actions()
+        self._interval = progress_interval
+        self.failures: list[BaseException] = []
+        # the report's blocks as the click saw them, by pending id (to edit it in place)
+        self._reports: dict[str, list[dict[str, Any]]] = {}
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.signing_secret.get_secret_value(),
+            raise_error_for_unhandled_request=False,
+        )
+        self.app.command("/stack")(self._on_stack)
+        self.app.action(re.compile(r"^fix:"))(self._on_fix)
+        self.app.action(re.compile(r"^approve:"))(self._on_approve)
+        self.app.action(re.compile(r"^deny:"))(self._on_deny)
+
+    # --- listeners: parse, ack, hand off -------------------------------------------------
+
+    async def _on_stack(self, ack: Any, body: Mapping[str, Any]) -> None:
+        try:
+            command = parse(str(body.get("text", "")), self.inventory.environments)
+        except CommandError as exc:
+            await ack(response_type="ephemeral", text=exc.answer)
+            return
+        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        if isinstance(command, Help):
+            await ack(response_type="ephemeral", text=self._help())
+            return
+        if isinstance(command, Envs):
+            await ack(response_type="ephemeral", text=self._envs())
+            return
+        decision = authorise(self.inventory, command.env, user, (), COMMAND_PERMISSION)
+        if not decision.allowed:
+            await ack(response_type="ephemeral", text=decision.reason)
+            await self._audit_denied(user, command.env, command.verb, decision.reason)
+            return
+        await ack()
+        if isinstance(command, Diagnose):
+            self._spawn(self.diagnose(command, user, channel), channel=channel, user=user)
+        elif isinstance(command, Volumes | Disk | Audit):
+            self._spawn(self._not_yet(command.verb, channel, user))
+
+    def _spawn(self, work: Awaitable[None], *, channel: str = "", user: str = "") -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(self._guarded(work, channel, user))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _guarded(self, work: Awaitable[None], channel: str, user: str) -> None:
+        """Background work never fails silently: the user hears of it, the bot keeps it."""
+        try:
+            await work
+        except StackbotError as exc:
+            self.failures.append(exc)
+            if channel and user:
+                await self._tell(channel, user, exc.message)
+        except Exception as exc:
+            self.failures.append(exc)
+            if channel and user:
+                await self._tell(channel, user, f"stackbot failed: {type(exc).__name__}")
+            raise
+
+    async def drain(self) -> None:
+        """Wait for the background work (tests, and a graceful stop)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    # --- the work ------------------------------------------------------------------------
+
+    async def diagnose(self, command: Diagnose, user: str, channel: str) -> None:
+        hosts = environment_hosts(self.inventory, command.env)
+        first = progress_message(command.env, len(hosts))
+        posted = await self.client.chat_postMessage(
+            channel=channel, text=first.text, blocks=first.blocks
+        )
+        ts = str(posted["ts"])
+        done = 0
+
+        async def update(text: str) -> None:
+            await self.client.chat_update(channel=channel, ts=ts, text=text)
+
+        progress = Coalescer(update, interval=self._interval)
+
+        async def host_done(outcome: HostOutcome[Any]) -> None:
+            nonlocal done
+            done += 1
+            progress.update(progress_message(command.env, len(hosts), done).text)
+
+        runbook = load_runbook("diagnose")
+        params = runbook.params.model_validate({"stack": command.stack})
+        async with Transport(self.inventory.ssh) as transport:
+            outcome = await run_runbook(
+                transport, self.inventory, command.env, runbook, params, on_host_done=host_done
+            )
+            await progress.flush()
+            report = build_report(outcome)
+            await self._post_report(report, channel, ts, user, transport)
+
+    async def _post_report(
+        self, report: DiagnosisReport, channel: str, ts: str, user: str, transport: Transport
+    ) -> None:
+        values: dict[tuple[str, int], str] = {}
+        if self.pending is not None:
+            for finding in report.findings:
+                for index, fix in enumerate(finding.fixes):
+                    value = await self._pending_for(
+                        report.environment, finding, fix, user, channel, ts, transport
+                    )
+                    if value is not None:
+                        values[(finding.id, index)] = value
+
+        def button_value(finding: Finding, fix: Fix) -> str | None:
+            return values.get((finding.id, finding.fixes.index(fix)))
+
+        message = report_messages(report, button_value=button_value)
+        await self.client.chat_update(
+            channel=channel, ts=ts, text=message.text, blocks=message.blocks
+        )
+        await self._post_thread(message, channel, ts)
+
+    async def _pending_for(
+        self,
+        env: str,
+        finding: Finding,
+        fix: Fix,
+        user: str,
+        channel: str,
+        ts: str,
+        transport: Transport,
+    ) -> str | None:
+        """Plan the fix now and store it: the button carries only the stored id."""
+        action = self.actions.get(fix.action)
+        if action is None or self.pending is None:
+            return None
+        try:
+            params = action.params.model_validate(dict(fix.params))
+            plan = await plan_action(transport, self.inventory, env, action, params)
+        except (StackbotError, ValueError):
+            return None
+        if plan.refusal or plan.empty:
+            return None
+        pending = await self.pending.create(
+            environment=env,
+            action=action.name,
+            plan=plan,
+            requester=user,
+            params=params,
+            host=params.host,
+            finding_id=finding.id,
+            channel=channel,
+            message_ts=ts,
+            needs_approval=needs_approval(self.inventory, env, destructive=action.destructive),
+        )
+        return str(pending.id)
+
+    async def _post_thread(self, message: SlackMessage, channel: str, ts: str) -> None:
+        for reply in message.thread:
+            await self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, text=reply.text, blocks=reply.blocks
+            )
+        for filename, content in message.files:
+            await self.client.files_upload_v2(
+                channel=channel, thread_ts=ts, filename=filename, content=content
+            )
+
+    async def _not_yet(self, verb: str, channel: str, user: str) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, text=f"`/stack {verb}` is not available in Slack yet."
+        )
+
+    # --- buttons ------------------------------------------------------------------------
+
+    async def _on_fix(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        user, channel, _ = _click(body)
+        self._spawn(self.clicked(body), channel=channel, user=user)
+
+    async def _on_approve(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        user, channel, _ = _click(body)
+        self._spawn(self.approved(body, approve=True), channel=channel, user=user)
+
+    async def _on_deny(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        user, channel, _ = _click(body)
+        self._spawn(self.approved(body, approve=False), channel=channel, user=user)
+
+    async def clicked(self, body: Mapping[str, Any]) -> None:
+        """A fix button: authorise the clicker, then run it (or ask for approval)."""
+        user, channel, pending_id = _click(body)
+        if self.pending is None:
+            await self._tell(channel, user, "Fix buttons need the audit database.")
+            return
+        try:
+            pending = await self.pending.get(pending_id)
+        except PendingError as exc:
+            await self._tell(channel, user, exc.message)
+            return
+        decision = authorise(self.inventory, pending.environment, user, (), Permission.OPERATE)
+        if not decision.allowed:
+            await self._audit_denied(user, pending.environment, pending.action, decision.reason)
+            await self._tell(channel, user, decision.reason)
+            return
+        self._reports[str(pending.id)] = list((body.get("message") or {}).get("blocks") or [])
+        if pending.needs_approval:
+            try:
+                await self.pending.request_approval(pending.id, user)
+            except PendingError as exc:
+                await self._tell(channel, user, exc.message)
+                return
+            await self._ask_approval(
+                pending.id, pending.action, pending.environment, user, channel, pending.message_ts
+            )
+            return
+        await self._claim_and_run(pending_id, user, channel)
+
+    async def approved(self, body: Mapping[str, Any], *, approve: bool) -> None:
+        user, channel, pending_id = _click(body)
+        if self.pending is None:
+            return
+        try:
+            pending = await self.pending.get(pending_id)
+        except PendingError as exc:
+            await self._tell(channel, user, exc.message)
+            return
+        decision = authorise(self.inventory, pending.environment, user, (), Permission.APPROVE)
+        if not decision.allowed:
+            await self._audit_denied(user, pending.environment, pending.action, decision.reason)
+            await self._tell(channel, user, decision.reason)
+            return
+        try:
+            if not approve:
+                await self.pending.deny(pending.id, user)
+                await self._thread(
+                    channel, pending.message_ts, f"<@{user}> denied {pending.action}."
+                )
+                return
+            await self.pending.approve(pending.id, user)
+        except PendingError as exc:
+            await self._tell(channel, user, exc.message)
+            return
+        await self._claim_and_run(pending_id, user, channel)
+
+    async def _claim_and_run(self, pending_id: str, user: str, channel: str) -> None:
+        assert self.pending is not None
+        try:
+            pending = await self.pending.claim(pending_id, user)
+        except PendingError as exc:
+            await self._tell(channel, user, exc.message)
+            return
+        action: Action[Any] = self.actions[pending.action]
+        params = action.params.model_validate(pending.params)
+        audit = None
+        if self.trail is not None:
+            audit = self.trail.request(
+                actor=user, surface="slack", environment=pending.environment, action=action.name
+            )
+            await audit.record(
+                "requested", {"pending": str(pending.id), "params": pending.params}, durable=True
+            )
+            await audit.record(
+                "authorised", {"by": user, "approved_by": pending.approver}, durable=True
+            )
+            await audit.record(
+                "planned", {"plan": pending.plan.model_dump(mode="json")}, durable=True
+            )
+            await audit.record("confirmed", {"by": user, "how": "slack button"}, durable=True)
+        started = time.monotonic()
+        try:
+            async with Transport(self.inventory.ssh) as transport:
+                result = await execute(
+                    transport,
+                    self.inventory,
+                    pending.environment,
+                    action,
+                    params,
+                    confirmed=pending.plan,
+                    actor=user,
+                    lock_dir=self.lock_dir,
+                    diagnose=_findings,
+                    audit=audit,
+                )
+        except StackbotError as exc:
+            await self.pending.finish(pending.id, "failed", {"error": exc.message})
+            await self._thread(
+                channel, pending.message_ts, f"{action.name} was not applied: {exc.message}"
+            )
+            return
+        ok = result.status in ("applied", "nothing to do")
+        await self.pending.finish(
+            pending.id, "done" if ok else "failed", result.model_dump(mode="json")
+        )
+        blocks = self._reports.pop(str(pending.id), [])
+        if ok and pending.finding_id and pending.message_ts and pending.channel and blocks:
+            await self._mark_fixed(
+                pending.channel,
+                pending.message_ts,
+                pending.finding_id,
+                user,
+                time.monotonic() - started,
+                blocks,
+            )
+        reply = result_message(result, audit_id=str(audit.correlation_id) if audit else None)
+        await self._thread(channel, pending.message_ts, reply.text, reply.blocks)
+
+    async def _mark_fixed(
+        self, channel: str, ts: str, finding_id: str, user: str, seconds: float,
+        blocks: list[dict[str, Any]],
+    ) -> None:  # fmt: skip
+        """Edit the original report in place: the finding's buttons become a ✅ line."""
+        line = f"✅ fixed by <@{user}> in {seconds:.0f} s"
+        edited, changed = [], False
+        for block in blocks:
+            if str(block.get("block_id", "")).startswith(f"fixes:{finding_id}"):
+                block = {
+                    "type": "context",
+                    "block_id": block["block_id"],
+                    "elements": [{"type": "mrkdwn", "text": line}],
+                }
+                changed = True
+            edited.append(block)
+        if changed:
+            await self.client.chat_update(channel=channel, ts=ts, text=line, blocks=edited)
+
+    async def _ask_approval(
+        self, pending_id: Any, action: str, env: str, requester: str, channel: str, ts: str | None
+    ) -> None:
+        ask = (
+            f"*Approval needed*: <@{requester}> wants to run `{action}` on `{env}` "
+            "(destructive). Someone else with the approver role must approve."
+        )
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": ask}},
+            {
+                "type": "actions",
+                "block_id": f"approval:{pending_id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": f"approve:{pending_id}",
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                        "value": str(pending_id),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": f"deny:{pending_id}",
+                        "text": {"type": "plain_text", "text": "Deny"},
+                        "style": "danger",
+                        "value": str(pending_id),
+                    },
+                ],
+            },
+        ]
+        await self._thread(channel, ts, f"Approval needed for {action} on {env}", blocks)
+
+    async def _thread(
+        self, channel: str, ts: str | None, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        await self.client.chat_postMessage(channel=channel, thread_ts=ts, text=text, blocks=blocks)
+
+    async def _tell(self, channel: str, user: str, text: str) -> None:
+        message = ephemeral_error(text)
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, text=message.text, blocks=message.blocks
+        )
+
+    async def _audit_denied(self, user: str, env: str, what: str, reason: str) -> None:
+        if self.trail is None:
+            return
+        request = self.trail.request(actor=user, surface="slack", environment=env, action=what)
+        await request.record("denied", {"reason": reason})
+
+    # --- answers -------------------------------------------------------------------------
+
+    def _help(self) -> str:
+        lines = ["*stackbot* — what you can run:"]
+        lines += [f"• `{messages.USAGE[v]}` — {messages.SUMMARY[v]}" for v in messages.USAGE]
+        return "\n".join(lines)
+
+    def _envs(self) -> str:
+        lines = ["Environments:"]
+        for name, env in sorted(self.inventory.environments.items()):
+            hosts = ", ".join(env.hosts)
+            lines.append(f"• `{name}` — {len(env.hosts)} host(s): {hosts}")
+        return "\n".join(lines)
+
+
+def _click(body: Mapping[str, Any]) -> tuple[str, str, str]:
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id", "")) or str(
+        (body.get("container") or {}).get("channel_id", "")
+    )
+    actions = body.get("actions") or [{}]
+    return user, channel, str(actions[0].get("value", ""))
+
+
+async def _findings(session: HostSession) -> list[Finding]:
+    return judge(await gather_facts(session, deadline=60)).findings

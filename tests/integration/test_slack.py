@@ -1,0 +1,220 @@
+"""`/stack` in the lab: signed requests in, the Slack stand-in out, the real engine in between."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.audit.setup import open_trail
+from bot.audit.store import RowFilter
+from bot.config import Inventory, load_inventory
+from bot.slack.app import SlackBot
+from bot.slack.settings import SlackSettings
+from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
+from tests.lab.lab import Lab
+from tests.slackstub.fixtures import slack_api
+from tests.slackstub.server import DEFAULT_TOKEN, Message, SlackStub
+from tests.slackstub.signing import block_actions_body, signed_headers, slash_command_body
+
+pytestmark = pytest.mark.lab
+__all__ = ["slack_api"]
+
+SECRET = "signing-secret-for-tests"
+OPERATOR, VIEWER = "UOPERATOR", "UVIEWER"
+APPROVER, SECOND_APPROVER = "UAPPROVER", "UAPPROVER2"
+CHANNEL = "COPS"
+BACKEND, INTERNAL = "indexo_backend_staging", "indexo-staging_internal"
+
+
+@pytest.fixture
+def inventory(lab: Lab, tmp_path: Path) -> Inventory:
+    access = {
+        "viewer": [VIEWER],
+        "operator": [OPERATOR],
+        "approver": [APPROVER, SECOND_APPROVER],
+    }
+    path = write_inventory(
+        tmp_path / "inv.yaml",
+        lab,
+        {
+            "lab": {"hosts": {"h1": lab_host(lab, "h1")}, "access": access},
+            "guarded": {
+                "hosts": {"h1": lab_host(lab, "h1")},
+                "access": access,
+                "approval_required": True,
+            },
+        },
+    )
+    return load_inventory(path)
+
+
+@asynccontextmanager
+async def running(inventory: Inventory, slack_api: SlackStub) -> AsyncIterator[SlackBot]:
+    """A bot wired to the stand-in and an audit trail, drained and checked at the end."""
+    settings = SlackSettings(
+        bot_token=SecretStr(DEFAULT_TOKEN),
+        signing_secret=SecretStr(SECRET),
+        api_url=slack_api.api_url,
+    )
+    assert inventory.data_dir is not None
+    async with open_trail(inventory) as trail:
+        slack_bot = SlackBot(
+            inventory, settings, trail=trail, lock_dir=inventory.data_dir / "locks",
+            progress_interval=0.05,
+        )  # fmt: skip
+        yield slack_bot
+        await slack_bot.drain()
+        assert slack_bot.failures == []
+
+
+async def send(
+    bot: SlackBot, body: bytes, *, secret: str = SECRET, timestamp: int | None = None
+) -> Any:
+    headers = signed_headers(body, secret, timestamp)
+    request = AsyncBoltRequest(
+        body=body.decode(), headers={k.lower(): [v] for k, v in headers.items()}
+    )
+    return await bot.app.async_dispatch(request)
+
+
+def button(message: Message, code_fragment: str) -> tuple[str, str]:
+    """(action_id, value) of the first fix button in the finding whose text mentions it."""
+    for index, block in enumerate(message.blocks):
+        if block.get("type") == "section" and code_fragment in str(block.get("text", "")):
+            for later in message.blocks[index + 1 :]:
+                if later.get("type") == "actions":
+                    element = later["elements"][0]
+                    return str(element["action_id"]), str(element["value"])
+    raise AssertionError(f"no button for {code_fragment} in {message.blocks}")
+
+
+async def test_stack_diagnose_then_the_fix_button_in_s1(
+    lab: Lab, inventory: Inventory, slack_api: SlackStub
+) -> None:
+    ensure_scenario(lab, "S1")
+    async with running(inventory, slack_api) as bot:
+        await _diagnose_and_click(lab, bot, slack_api)
+
+
+async def _diagnose_and_click(lab: Lab, bot: SlackBot, slack_api: SlackStub) -> None:
+    response = await send(
+        bot, slash_command_body("diagnose lab", user_id=OPERATOR, channel_id=CHANNEL)
+    )
+    assert response.status == 200
+    assert bot.tasks  # acked before the work: the diagnosis runs in the background
+    await bot.drain()
+    (report,) = [m for m in slack_api.messages(CHANNEL) if m.thread_ts is None]
+    assert report.edits >= 1  # the progress message became the report
+    assert "network.split" in str(report.blocks)
+    assert not slack_api.violations
+    action_id, value = button(report, "network.split")
+    assert len(value) <= 2000 and "indexo" not in value  # an id, no power in the value
+
+    click = block_actions_body(
+        action_id, value, user_id=OPERATOR, channel_id=CHANNEL, message_ts=report.ts,
+        message={"type": "message", "ts": report.ts, "text": report.text, "blocks": report.blocks},
+    )  # fmt: skip
+    assert (await send(bot, click)).status == 200
+    await bot.drain()
+    networks = lab.docker("h1").containers.get(BACKEND).attrs["NetworkSettings"]["Networks"]
+    assert INTERNAL in networks
+    (edited,) = [m for m in slack_api.messages(CHANNEL) if m.ts == report.ts]
+    assert f"fixed by <@{OPERATOR}>" in str(edited.blocks)
+    replies = [m for m in slack_api.messages(CHANNEL) if m.thread_ts == report.ts]
+    assert any("post-check" in (m.text + str(m.blocks)).lower() for m in replies), replies
+
+    again = await send(bot, click)  # the same payload delivered again: nothing runs twice
+    assert again.status == 200
+    await bot.drain()
+    assert any("already claimed" in m.text for m in slack_api.ephemerals(OPERATOR))
+
+    assert bot.trail is not None and bot.trail.store is not None
+    rows = await bot.trail.store.rows(RowFilter(action="network.connect"))
+    kinds = [r.kind for r in rows]
+    assert kinds[:4] == ["requested", "authorised", "planned", "confirmed"]
+    assert "finished" in kinds and "post_checked" in kinds
+    assert {r.surface for r in rows} == {"slack"} and {r.actor for r in rows} == {OPERATOR}
+
+
+async def test_bad_requests_and_who_may_do_what(
+    lab: Lab, inventory: Inventory, slack_api: SlackStub
+) -> None:
+    async with running(inventory, slack_api) as bot:
+        await _bad_requests(bot, slack_api)
+
+
+async def _bad_requests(bot: SlackBot, slack_api: SlackStub) -> None:
+    body = slash_command_body("diagnose lab", user_id=OPERATOR, channel_id=CHANNEL)
+    assert (await send(bot, body, secret="wrong")).status == 401
+    assert (await send(bot, body, timestamp=1_000_000_000)).status == 401
+
+    unknown = await send(bot, slash_command_body("diagnoze lab", user_id=OPERATOR))
+    assert unknown.status == 200 and "/stack diagnose" in unknown.body
+
+    stranger = await send(bot, slash_command_body("diagnose lab", user_id="USTRANGER"))
+    assert stranger.status == 200 and "role" in stranger.body
+    assert not bot.tasks  # nothing started for a user without a role
+    assert not slack_api.calls("chat.postMessage")
+
+
+async def test_destructive_fix_needs_someone_else_to_approve(
+    lab: Lab, inventory: Inventory, slack_api: SlackStub
+) -> None:
+    ensure_scenario(lab, "S4")
+    async with running(inventory, slack_api) as bot:
+        await _approval_flow(lab, bot, slack_api)
+
+
+async def _approval_flow(lab: Lab, bot: SlackBot, slack_api: SlackStub) -> None:
+    await send(bot, slash_command_body("diagnose guarded", user_id=OPERATOR, channel_id=CHANNEL))
+    await bot.drain()
+    (report,) = [m for m in slack_api.messages(CHANNEL) if m.thread_ts is None]
+    action_id, value = button(report, "container.down")
+    confirm = [
+        e for b in report.blocks if b.get("type") == "actions" for e in b["elements"]
+        if e.get("value") == value
+    ]  # fmt: skip
+    assert confirm and confirm[0].get("style") == "danger" and "confirm" in confirm[0]
+
+    viewer = block_actions_body(
+        action_id, value, user_id=VIEWER, channel_id=CHANNEL, message_ts=report.ts
+    )
+    await send(bot, viewer)
+    await bot.drain()
+    assert any("operator" in m.text for m in slack_api.ephemerals(VIEWER))
+
+    click = block_actions_body(
+        action_id, value, user_id=APPROVER, channel_id=CHANNEL, message_ts=report.ts
+    )
+    await send(bot, click)
+    await bot.drain()
+    assert lab.docker("h1").containers.get("hanna_backend_1").status == "exited"  # not yet
+    asks = [m for m in slack_api.messages(CHANNEL) if "Approval needed" in m.text]
+    assert asks
+
+    own = block_actions_body(f"approve:{value}", value, user_id=APPROVER, channel_id=CHANNEL)
+    await send(bot, own)
+    await bot.drain()
+    assert lab.docker("h1").containers.get("hanna_backend_1").status == "exited"
+    assert slack_api.ephemerals(APPROVER)  # told why: nobody approves their own request
+
+    by_operator = block_actions_body(
+        f"approve:{value}", value, user_id=OPERATOR, channel_id=CHANNEL
+    )
+    await send(bot, by_operator)
+    await bot.drain()
+    assert any("approver" in m.text for m in slack_api.ephemerals(OPERATOR))
+    assert lab.docker("h1").containers.get("hanna_backend_1").status == "exited"
+
+    second = block_actions_body(
+        f"approve:{value}", value, user_id=SECOND_APPROVER, channel_id=CHANNEL
+    )
+    await send(bot, second)
+    await bot.drain()
+    assert lab.docker("h1").containers.get("hanna_backend_1").status == "running"
