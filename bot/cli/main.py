@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fix.add_parser(sub)
+
+    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP mode)")
+    serve.add_argument("--http", action="store_true", help="HTTP mode (events at /slack/events)")
+    serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP mode address (default all)")  # noqa: S104
     audit.add_parser(sub)
 
     for name, help_text in (
@@ -117,6 +122,11 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
         environment_hosts(inventory, args.env)
         async with open_trail(inventory) as trail:
             return await fix.run_fix(inventory, args, err, _stdout(), trail)
+    if args.command == "serve":
+        from bot.slack.serve import serve  # Slack's libraries load only for the bot
+
+        await serve(inventory, http=args.http, host=args.host, port=args.port)
+        return EXIT_OK
     if args.command == "audit":
         return await audit.run_audit(inventory, args, _stdout())
     return await _report(inventory, args, err)
