@@ -7,12 +7,14 @@ keeps (``SlackBot.tasks``), so Slack always gets its answer within 3 seconds.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
@@ -20,8 +22,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import Permission, authorise, needs_approval
+from bot.access import (
+    Permission,
+    authorise,
+    needs_approval,
+    permissions,
+    visible_environments,
+)
 from bot.action import Action
+from bot.audit.store import RowFilter
 from bot.audit.trail import AuditTrail
 from bot.config.models import Inventory
 from bot.diagnosis import DiagnosisReport, build_report
@@ -31,13 +40,16 @@ from bot.executor import execute, plan_action
 from bot.findings import Finding, Fix
 from bot.outcome import HostOutcome
 from bot.pending import PendingActions, PendingError
+from bot.redact import redact_text
 from bot.render.slack import (
     SlackMessage,
     ephemeral_error,
+    escape,
     progress_message,
     report_messages,
     result_message,
 )
+from bot.render.terminal import render_terminal
 from bot.session import HostSession
 from bot.slack import messages
 from bot.slack.commands import (
@@ -58,6 +70,7 @@ from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 
 COMMAND_PERMISSION = Permission.VIEW
+TEXT_LIMIT = 2900  # a section's text is at most 3,000 characters
 
 
 def web_client(settings: SlackSettings) -> AsyncWebClient:
@@ -110,10 +123,10 @@ class SlackBot:
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         if isinstance(command, Help):
-            await ack(response_type="ephemeral", text=self._help())
+            await ack(response_type="ephemeral", text=self._help(user))
             return
         if isinstance(command, Envs):
-            await ack(response_type="ephemeral", text=self._envs())
+            await ack(response_type="ephemeral", text=self._envs(user))
             return
         decision = authorise(self.inventory, command.env, user, (), COMMAND_PERMISSION)
         if not decision.allowed:
@@ -123,8 +136,12 @@ class SlackBot:
         await ack()
         if isinstance(command, Diagnose):
             self._spawn(self.diagnose(command, user, channel), channel=channel, user=user)
-        elif isinstance(command, Volumes | Disk | Audit):
-            self._spawn(self._not_yet(command.verb, channel, user))
+        elif isinstance(command, Volumes | Disk):
+            self._spawn(
+                self.report(command.verb, command.env, user, channel), channel=channel, user=user
+            )
+        elif isinstance(command, Audit):
+            self._spawn(self.audit(command, user, channel), channel=channel, user=user)
 
     def _spawn(self, work: Awaitable[None], *, channel: str = "", user: str = "") -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(self._guarded(work, channel, user))
@@ -248,10 +265,45 @@ class SlackBot:
                 channel=channel, thread_ts=ts, filename=filename, content=content
             )
 
-    async def _not_yet(self, verb: str, channel: str, user: str) -> None:
-        await self.client.chat_postEphemeral(
-            channel=channel, user=user, text=f"`/stack {verb}` is not available in Slack yet."
+    async def report(self, verb: str, env: str, user: str, channel: str) -> None:
+        """``volumes`` and ``disk``: the terminal tables as a code block (whole file if long)."""
+        runbook = load_runbook(verb)
+        async with Transport(self.inventory.ssh) as transport:
+            outcome = await run_runbook(transport, self.inventory, env, runbook, runbook.params())
+        console = Console(record=True, width=200, file=io.StringIO())
+        render_terminal(outcome, console)
+        text = redact_text(console.export_text())
+        await self._post_text(channel, f"{verb} · {env}", text, f"{verb}-{env}.txt")
+
+    async def audit(self, command: Audit, user: str, channel: str) -> None:
+        if self.trail is None or self.trail.store is None:
+            await self._tell(channel, user, "The audit trail cannot be read right now.")
+            return
+        rows = await self.trail.store.rows(RowFilter(environment=command.env, limit=command.count))
+        lines = [
+            f"{r.seq:>6} {r.at:%Y-%m-%d %H:%M:%S}Z {r.kind:<12} {r.actor} ({r.surface}) "
+            f"{r.action or '-'}  [{str(r.correlation_id)[:8]}]"
+            for r in rows
+        ]
+        text = "\n".join(lines) or "no audit rows for this environment yet"
+        await self._post_text(
+            channel, f"audit · {command.env} · last {command.count}", text, "audit.txt"
         )
+
+    async def _post_text(self, channel: str, title: str, text: str, filename: str) -> None:
+        """A code block within Slack's limits; the whole text as a file when it does not fit."""
+        body = text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "\n…"
+        fence = "`" * 3
+        safe = escape(body).replace(fence, "` ` `")
+        blocks = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{fence}{safe}{fence}"}},
+        ]
+        posted = await self.client.chat_postMessage(channel=channel, text=title, blocks=blocks)
+        if len(text) > TEXT_LIMIT:
+            await self.client.files_upload_v2(
+                channel=channel, thread_ts=str(posted["ts"]), filename=filename, content=text
+            )
 
     # --- buttons ------------------------------------------------------------------------
 
@@ -458,16 +510,29 @@ class SlackBot:
 
     # --- answers -------------------------------------------------------------------------
 
-    def _help(self) -> str:
+    def _help(self, user: str) -> str:
+        """Only what this user may run: nothing but how to get a role when they have none."""
+        visible = visible_environments(self.inventory, user, ())
+        if not visible:
+            return messages.NO_ROLE
+        may_fix = [
+            e for e in visible if Permission.OPERATE in permissions(self.inventory, e, user, ())
+        ]
         lines = ["*stackbot* — what you can run:"]
         lines += [f"• `{messages.USAGE[v]}` — {messages.SUMMARY[v]}" for v in messages.USAGE]
+        lines.append("Environments: " + ", ".join(f"`{e}`" for e in visible))
+        if may_fix:
+            lines.append(f"You may apply fixes (the report's buttons) on {', '.join(may_fix)}.")
         return "\n".join(lines)
 
-    def _envs(self) -> str:
-        lines = ["Environments:"]
-        for name, env in sorted(self.inventory.environments.items()):
-            hosts = ", ".join(env.hosts)
-            lines.append(f"• `{name}` — {len(env.hosts)} host(s): {hosts}")
+    def _envs(self, user: str) -> str:
+        visible = visible_environments(self.inventory, user, ())
+        if not visible:
+            return messages.NO_ROLE
+        lines = ["Environments you can see:"]
+        for name in visible:
+            env = self.inventory.environments[name]
+            lines.append(f"• `{name}` — {len(env.hosts)} host(s): {', '.join(env.hosts)}")
         return "\n".join(lines)
 
 

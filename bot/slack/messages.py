@@ -51,3 +51,8 @@ def bad_name(value: str) -> str:
 
 
 EMPTY = "Tell me what to do: `/stack help` lists the commands."
+
+NO_ROLE = (
+    "You have no role on any environment here. Ask an admin to add your Slack user id "
+    "to `access` in stackbot's inventory."
+)

@@ -30,6 +30,7 @@ from bot.session import ExecResult
 T = TypeVar("T")
 
 API_TIMEOUT = 60
+DF_RETRIES = 12
 
 
 class DockerEngineClient:
@@ -52,6 +53,7 @@ class DockerEngineClient:
         self._remote_socket = remote_socket
         self._client: docker.APIClient | None = None
         self._lock = asyncio.Lock()
+        self._df_lock = asyncio.Lock()
         self.api_calls = 0
 
     async def _api(self) -> docker.APIClient:
@@ -110,7 +112,17 @@ class DockerEngineClient:
         return [NetworkSummary.model_validate(row) for row in rows]
 
     async def disk_usage(self) -> DiskUsage:
-        return DiskUsage.model_validate(await self._request(lambda api: api.df()))
+        """``/system/df``. The engine runs one at a time and refuses a second one while the
+        first runs ("a disk usage operation is already running"): wait and ask again."""
+        async with self._df_lock:
+            for attempt in range(DF_RETRIES):
+                try:
+                    return DiskUsage.model_validate(await self._request(lambda api: api.df()))
+                except DockerAPIError as exc:
+                    if "already running" not in exc.detail or attempt == DF_RETRIES - 1:
+                        raise
+                    await asyncio.sleep(0.25 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def logs(self, ref: str, *, tail: int = 50) -> str:
         raw: bytes = await self._request(

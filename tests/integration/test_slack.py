@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,68 @@ async def _approval_flow(lab: Lab, bot: SlackBot, slack_api: SlackStub) -> None:
     await send(bot, second)
     await bot.drain()
     assert lab.docker("h1").containers.get("hanna_backend_1").status == "running"
+
+
+async def test_reports_audit_and_help_follow_the_role(
+    lab: Lab, inventory: Inventory, slack_api: SlackStub
+) -> None:
+    ensure_scenario(lab, "S1")
+    async with running(inventory, slack_api) as bot:
+        stranger = await send(bot, slash_command_body("help", user_id="USTRANGER"))
+        assert "no role" in stranger.body and "/stack diagnose" not in stranger.body
+        viewer = await send(bot, slash_command_body("help", user_id=VIEWER))
+        assert "/stack diagnose ENV [STACK]" in viewer.body and "`lab`" in viewer.body
+        assert "apply fixes" not in viewer.body
+        envs = await send(bot, slash_command_body("envs", user_id=VIEWER))
+        assert "`guarded`" in envs.body and "`lab`" in envs.body
+
+        for text in ("volumes lab", "disk lab", "audit lab 5"):
+            await send(bot, slash_command_body(text, user_id=VIEWER, channel_id=CHANNEL))
+        await bot.drain()
+        posted = " ".join(m.text + str(m.blocks) for m in slack_api.messages(CHANNEL))
+        assert "multivendor_postgres_data" in posted  # the volumes table
+        assert "docker root" in posted  # the disk table
+        assert "audit · lab · last 5" in posted
+        assert not slack_api.violations
+
+
+async def test_clicks_race_and_expire_but_nothing_runs_twice(
+    lab: Lab, inventory: Inventory, slack_api: SlackStub
+) -> None:
+    ensure_scenario(lab, "S1")
+    slack_api.rate_limit("chat.postMessage", times=2, retry_after=1)  # 429s: still delivered
+    async with running(inventory, slack_api) as bot, running(inventory, slack_api) as replica:
+        await send(bot, slash_command_body("diagnose lab", user_id=OPERATOR, channel_id=CHANNEL))
+        await bot.drain()
+        (report,) = [m for m in slack_api.messages(CHANNEL) if m.thread_ts is None]
+        action_id, value = button(report, "network.split")
+        click = block_actions_body(
+            action_id, value, user_id=OPERATOR, channel_id=CHANNEL, message_ts=report.ts
+        )
+        # a double click, a Slack retry and the same payload at a second replica, at once
+        await asyncio.gather(send(bot, click), send(bot, click), send(replica, click))
+        await asyncio.gather(bot.drain(), replica.drain())
+        connects = [r for r in await _rows(bot, "network.connect") if r.kind == "started"]
+        assert len(connects) == 1
+        refusals = [m for m in slack_api.ephemerals(OPERATOR) if "already claimed" in m.text]
+        assert len(refusals) == 2
+
+        assert bot.pending is not None
+        plan = (await bot.pending.get(value)).plan
+        stale = await bot.pending.create(
+            environment="lab", action="network.connect", plan=plan, requester=OPERATOR,
+            params={"host": "h1", "container": BACKEND, "network": INTERNAL},
+            ttl=timedelta(milliseconds=1),
+        )  # fmt: skip
+        await asyncio.sleep(0.05)
+        expired = block_actions_body(action_id, str(stale.id), user_id=OPERATOR, channel_id=CHANNEL)
+        await send(bot, expired)
+        await bot.drain()
+        assert any("expired" in m.text for m in slack_api.ephemerals(OPERATOR))
+    assert len(slack_api.calls("chat.postMessage")) > 2  # the 429s were retried
+    assert all(c.status == 200 for c in slack_api.calls("chat.postMessage")[-1:])
+
+
+async def _rows(bot: SlackBot, action: str) -> list[Any]:
+    assert bot.trail is not None and bot.trail.store is not None
+    return list(await bot.trail.store.rows(RowFilter(action=action)))
