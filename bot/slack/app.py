@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
 import time
 from collections.abc import Awaitable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -69,8 +71,10 @@ from runbooks import load_actions, load_runbook
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 
+_log = logging.getLogger("stackbot.slack")
 COMMAND_PERMISSION = Permission.VIEW
 TEXT_LIMIT = 2900  # a section's text is at most 3,000 characters
+GROUP_TTL = 300.0
 
 
 def web_client(settings: SlackSettings) -> AsyncWebClient:
@@ -101,6 +105,8 @@ class SlackBot:
         self.actions = load_actions()
         self._interval = progress_interval
         self.failures: list[BaseException] = []
+        self._members: dict[str, frozenset[str]] = {}
+        self._groups_at = float("-inf")
         # the report's blocks as the click saw them, by pending id (to edit it in place)
         self._reports: dict[str, list[dict[str, Any]]] = {}
         self.app = AsyncApp(
@@ -122,13 +128,16 @@ class SlackBot:
             await ack(response_type="ephemeral", text=exc.answer)
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
-        if isinstance(command, Help):
-            await ack(response_type="ephemeral", text=self._help(user))
+        if isinstance(command, Help | Envs):
+            groups = await self.groups_of(user)
+            answer = (
+                self._help(user, groups) if isinstance(command, Help) else self._envs(user, groups)
+            )
+            await ack(response_type="ephemeral", text=answer)
             return
-        if isinstance(command, Envs):
-            await ack(response_type="ephemeral", text=self._envs(user))
-            return
-        decision = authorise(self.inventory, command.env, user, (), COMMAND_PERMISSION)
+        decision = authorise(
+            self.inventory, command.env, user, await self.groups_of(user), COMMAND_PERMISSION
+        )
         if not decision.allowed:
             await ack(response_type="ephemeral", text=decision.reason)
             await self._audit_denied(user, command.env, command.verb, decision.reason)
@@ -333,7 +342,8 @@ class SlackBot:
         except PendingError as exc:
             await self._tell(channel, user, exc.message)
             return
-        decision = authorise(self.inventory, pending.environment, user, (), Permission.OPERATE)
+        groups = await self.groups_of(user)
+        decision = authorise(self.inventory, pending.environment, user, groups, Permission.OPERATE)
         if not decision.allowed:
             await self._audit_denied(user, pending.environment, pending.action, decision.reason)
             await self._tell(channel, user, decision.reason)
@@ -360,7 +370,8 @@ class SlackBot:
         except PendingError as exc:
             await self._tell(channel, user, exc.message)
             return
-        decision = authorise(self.inventory, pending.environment, user, (), Permission.APPROVE)
+        groups = await self.groups_of(user)
+        decision = authorise(self.inventory, pending.environment, user, groups, Permission.APPROVE)
         if not decision.allowed:
             await self._audit_denied(user, pending.environment, pending.action, decision.reason)
             await self._tell(channel, user, decision.reason)
@@ -508,15 +519,45 @@ class SlackBot:
         request = self.trail.request(actor=user, surface="slack", environment=env, action=what)
         await request.record("denied", {"reason": reason})
 
+    # --- who is in which user group ------------------------------------------------------
+
+    async def groups_of(self, user: str) -> tuple[str, ...]:
+        """The user groups (named in the inventory's access rules) the user belongs to.
+
+        Members come from ``usergroups.users.list``, cached for ``GROUP_TTL`` seconds.
+        """
+        now = time.monotonic()
+        if now - self._groups_at > GROUP_TTL:
+            members: dict[str, frozenset[str]] = {}
+            for group in sorted(self._access_groups()):
+                try:
+                    answer = await self.client.usergroups_users_list(usergroup=group)
+                except SlackApiError as exc:  # a deleted group grants nothing; say so in the log
+                    _log.warning("user group %s: %s", group, exc.response.get("error"))
+                    continue
+                members[group] = frozenset(answer.get("users") or [])
+            self._members, self._groups_at = members, now
+        return tuple(g for g, users in self._members.items() if user in users)
+
+    def _access_groups(self) -> set[str]:
+        rules = [self.inventory.access, *(e.access for e in self.inventory.environments.values())]
+        return {
+            member
+            for rule in rules
+            for role in (rule.viewer, rule.operator, rule.approver, rule.admin)
+            for member in role
+            if member.startswith("S")
+        }
+
     # --- answers -------------------------------------------------------------------------
 
-    def _help(self, user: str) -> str:
+    def _help(self, user: str, groups: tuple[str, ...]) -> str:
         """Only what this user may run: nothing but how to get a role when they have none."""
-        visible = visible_environments(self.inventory, user, ())
+        visible = visible_environments(self.inventory, user, groups)
         if not visible:
             return messages.NO_ROLE
         may_fix = [
-            e for e in visible if Permission.OPERATE in permissions(self.inventory, e, user, ())
+            e for e in visible if Permission.OPERATE in permissions(self.inventory, e, user, groups)
         ]
         lines = ["*stackbot* — what you can run:"]
         lines += [f"• `{messages.USAGE[v]}` — {messages.SUMMARY[v]}" for v in messages.USAGE]
@@ -525,8 +566,8 @@ class SlackBot:
             lines.append(f"You may apply fixes (the report's buttons) on {', '.join(may_fix)}.")
         return "\n".join(lines)
 
-    def _envs(self, user: str) -> str:
-        visible = visible_environments(self.inventory, user, ())
+    def _envs(self, user: str, groups: tuple[str, ...]) -> str:
+        visible = visible_environments(self.inventory, user, groups)
         if not visible:
             return messages.NO_ROLE
         lines = ["Environments you can see:"]

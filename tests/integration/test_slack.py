@@ -38,7 +38,7 @@ BACKEND, INTERNAL = "indexo_backend_staging", "indexo-staging_internal"
 def inventory(lab: Lab, tmp_path: Path) -> Inventory:
     access = {
         "viewer": [VIEWER],
-        "operator": [OPERATOR],
+        "operator": [OPERATOR, "S0OPSTEAM"],
         "approver": [APPROVER, SECOND_APPROVER],
     }
     path = write_inventory(
@@ -232,6 +232,10 @@ async def test_reports_audit_and_help_follow_the_role(
         viewer = await send(bot, slash_command_body("help", user_id=VIEWER))
         assert "/stack diagnose ENV [STACK]" in viewer.body and "`lab`" in viewer.body
         assert "apply fixes" not in viewer.body
+        slack_api.usergroups["S0OPSTEAM"] = ["UGROUPIE"]
+        bot._groups_at = float("-inf")  # forget the cached membership
+        member = await send(bot, slash_command_body("help", user_id="UGROUPIE"))
+        assert "apply fixes" in member.body  # operator through the user group
         envs = await send(bot, slash_command_body("envs", user_id=VIEWER))
         assert "`guarded`" in envs.body and "`lab`" in envs.body
 
