@@ -37,6 +37,7 @@ from bot.docker_objects import (
     NetworkSummary,
     Volume,
 )
+from bot.errors import HostError
 from bot.findings import Finding
 from bot.runbook import RunbookDefinitionError
 from bot.session import Database, HostSession
@@ -182,6 +183,21 @@ class ReadOnlyHost:
         return self._session.database(
             address=address, port=port, user=user, password=password, dbname=dbname
         )
+
+
+async def single_step(plan: Plan, call: Awaitable[None]) -> list[StepOutcome]:
+    """``apply`` of a plan that is one Engine API call: its outcome, errors included."""
+    (step,) = plan.steps
+    try:
+        await call
+    except HostError as exc:
+        return [StepOutcome(step=step.description, ok=False, detail=exc.detail)]
+    return [StepOutcome(step=step.description, ok=True)]
+
+
+def about_container(findings: list[Finding], codes: Sequence[str], container: str) -> list[Finding]:
+    """The findings of ``codes`` whose subject is ``container`` (an action's ``remaining``)."""
+    return [f for f in findings if f.code in codes and f.subject.container == container]
 
 
 class HostParams(BaseModel):

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.errors import DockerObjectNotFound, HostError
+from bot.action import (
+    Action,
+    HostParams,
+    Plan,
+    ReadOnlyHost,
+    Step,
+    StepOutcome,
+    about_container,
+    single_step,
+)
+from bot.errors import DockerObjectNotFound
 from bot.findings import Finding
 from bot.session import HostSession
 
 NAME = "container.restart"
 STOP_TIMEOUT = 10
+VERIFIES = ("container.down", "container.restarting")
 
 
 class Params(HostParams):
@@ -55,21 +65,13 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
 
 
 async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
-    (step,) = plan.steps
-    try:
-        await session.docker.restart_container(params.container, timeout=STOP_TIMEOUT)
-    except HostError as exc:
-        return [StepOutcome(step=step.description, ok=False, detail=exc.detail)]
-    return [StepOutcome(step=step.description, ok=True)]
+    return await single_step(
+        plan, session.docker.restart_container(params.container, timeout=STOP_TIMEOUT)
+    )
 
 
 def remaining(findings: list[Finding], params: Params) -> list[Finding]:
-    return [
-        f
-        for f in findings
-        if f.code in ("container.down", "container.restarting")
-        and f.subject.container == params.container
-    ]
+    return about_container(findings, VERIFIES, params.container)
 
 
 ACTION = Action(
@@ -77,7 +79,7 @@ ACTION = Action(
     summary=__doc__ or "",
     params=Params,
     destructive=True,
-    verifies=("container.down", "container.restarting"),
+    verifies=VERIFIES,
     plan=plan,
     apply=apply,
     remaining=remaining,

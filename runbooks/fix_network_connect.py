@@ -11,12 +11,22 @@ import json
 
 from pydantic import Field
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.errors import DockerObjectNotFound, HostError
+from bot.action import (
+    Action,
+    HostParams,
+    Plan,
+    ReadOnlyHost,
+    Step,
+    StepOutcome,
+    about_container,
+    single_step,
+)
+from bot.errors import DockerObjectNotFound
 from bot.findings import Finding
 from bot.session import HostSession
 
 NAME = "network.connect"
+VERIFIES = ("network.split", "network.unresolvable_host")
 
 
 class Params(HostParams):
@@ -68,22 +78,14 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
 
 
 async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
-    (step,) = plan.steps
     aliases = [params.alias] if params.alias else []
-    try:
-        await session.docker.connect_network(params.network, params.container, aliases=aliases)
-    except HostError as exc:
-        return [StepOutcome(step=step.description, ok=False, detail=exc.detail)]
-    return [StepOutcome(step=step.description, ok=True)]
+    return await single_step(
+        plan, session.docker.connect_network(params.network, params.container, aliases=aliases)
+    )
 
 
 def remaining(findings: list[Finding], params: Params) -> list[Finding]:
-    return [
-        f
-        for f in findings
-        if f.code in ("network.split", "network.unresolvable_host")
-        and f.subject.container == params.container
-    ]
+    return about_container(findings, VERIFIES, params.container)
 
 
 ACTION = Action(
@@ -91,7 +93,7 @@ ACTION = Action(
     summary=__doc__ or "",
     params=Params,
     destructive=False,
-    verifies=("network.split", "network.unresolvable_host"),
+    verifies=VERIFIES,
     plan=plan,
     apply=apply,
     remaining=remaining,
