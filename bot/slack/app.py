@@ -107,6 +107,7 @@ class SlackBot:
         self.failures: list[BaseException] = []
         self._members: dict[str, frozenset[str]] = {}
         self._groups_at = float("-inf")
+        self._refreshing = False
         # the report's blocks as the click saw them, by pending id (to edit it in place)
         self._reports: dict[str, list[dict[str, Any]]] = {}
         self.app = AsyncApp(
@@ -524,11 +525,20 @@ class SlackBot:
     async def groups_of(self, user: str) -> tuple[str, ...]:
         """The user groups (named in the inventory's access rules) the user belongs to.
 
-        Members come from ``usergroups.users.list``, cached for ``GROUP_TTL`` seconds.
+        Answered from a cache so a listener can ack at once: loaded on first use (and by
+        ``serve`` at start-up), refreshed in the background once older than ``GROUP_TTL``.
         """
-        now = time.monotonic()
-        if now - self._groups_at > GROUP_TTL:
-            members: dict[str, frozenset[str]] = {}
+        if self._groups_at == float("-inf"):
+            await self.refresh_groups()
+        elif time.monotonic() - self._groups_at > GROUP_TTL and not self._refreshing:
+            self._refreshing = True
+            self._spawn(self.refresh_groups())
+        return tuple(g for g, users in self._members.items() if user in users)
+
+    async def refresh_groups(self) -> None:
+        """Members of every user group the access rules name (``usergroups.users.list``)."""
+        members: dict[str, frozenset[str]] = {}
+        try:
             for group in sorted(self._access_groups()):
                 try:
                     answer = await self.client.usergroups_users_list(usergroup=group)
@@ -536,8 +546,9 @@ class SlackBot:
                     _log.warning("user group %s: %s", group, exc.response.get("error"))
                     continue
                 members[group] = frozenset(answer.get("users") or [])
-            self._members, self._groups_at = members, now
-        return tuple(g for g, users in self._members.items() if user in users)
+            self._members, self._groups_at = members, time.monotonic()
+        finally:
+            self._refreshing = False
 
     def _access_groups(self) -> set[str]:
         rules = [self.inventory.access, *(e.access for e in self.inventory.environments.values())]

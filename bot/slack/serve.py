@@ -39,6 +39,7 @@ async def serve(
         bot = SlackBot(
             inventory, settings, trail=trail, lock_dir=data_dir(inventory, environ) / "locks"
         )
+        await bot.refresh_groups()  # so the first /stack is acked without waiting for Slack
         try:
             if http:
                 runner = web.AppRunner(

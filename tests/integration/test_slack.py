@@ -233,7 +233,7 @@ async def test_reports_audit_and_help_follow_the_role(
         assert "/stack diagnose ENV [STACK]" in viewer.body and "`lab`" in viewer.body
         assert "apply fixes" not in viewer.body
         slack_api.usergroups["S0OPSTEAM"] = ["UGROUPIE"]
-        bot._groups_at = float("-inf")  # forget the cached membership
+        await bot.refresh_groups()  # as the background refresh would
         member = await send(bot, slash_command_body("help", user_id="UGROUPIE"))
         assert "apply fixes" in member.body  # operator through the user group
         envs = await send(bot, slash_command_body("envs", user_id=VIEWER))
