@@ -79,6 +79,7 @@ from bot.errors import DockerObjectNotFound, HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import CommandResult, HostSession
+from bot.units import human_size
 from runbooks.diagnose.checks_config import POSTGRES_INIT_KEYS, loads_env_file
 from runbooks.diagnose.envfile import parse_env_file
 
@@ -218,15 +219,6 @@ def _after(before: dict[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover
-
-
 def _refused(base: Plan, reason: str, before: dict[str, Any] | None = None) -> Plan:
     return base.model_copy(update={"before": before or {}, "refusal": reason})
 
@@ -272,7 +264,7 @@ async def anonymous_volume_refusal(
         size = volume.usage.size if volume is not None and volume.usage is not None else -1
         if size == 0:
             continue
-        held = f"{_size(size)} of data" if size > 0 else "data of unknown size"
+        held = f"{human_size(size, binary=True)} of data" if size > 0 else "data of unknown size"
         return (
             f"recreating {c.name} would leave its anonymous volume {m.name} "
             f"(mounted at {m.destination}, {held}) behind: the new container would start "

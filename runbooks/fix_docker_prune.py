@@ -17,6 +17,7 @@ from bot.docker_objects import ContainerSummary, DiskUsage, ImageUsage
 from bot.errors import DockerObjectNotFound, HostError
 from bot.findings import Finding
 from bot.session import HostSession
+from bot.units import human_size
 
 NAME = "docker.prune"
 STOPPED_STATES = frozenset({"created", "exited", "dead"})  # what POST /containers/prune takes
@@ -54,15 +55,6 @@ def dangling_images(usage: DiskUsage, stopped_image_ids: list[str]) -> list[Imag
         for image in usage.images
         if _untagged(image) and image.containers <= stopped_image_ids.count(image.id)
     ]
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 async def _image_ids(view: ReadOnlyHost, containers: list[ContainerSummary]) -> list[str]:
@@ -115,15 +107,15 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
     if stopped:
         steps.append(
             Step(
-                description=f"remove {len(stopped)} stopped containers ({_human(stopped_bytes)}): "
-                + ", ".join(c.name for c in stopped),
+                description=f"remove {len(stopped)} stopped containers "
+                f"({human_size(stopped_bytes)}): " + ", ".join(c.name for c in stopped),
                 call=CONTAINERS_CALL,
             )
         )
     if images:
         steps.append(
             Step(
-                description=f"remove {len(images)} dangling images ({_human(image_bytes)})",
+                description=f"remove {len(images)} dangling images ({human_size(image_bytes)})",
                 call=IMAGES_CALL,
             )
         )
@@ -131,7 +123,7 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
         steps.append(
             Step(
                 description=f"remove {len(cache)} unused build cache records "
-                f"({_human(cache_bytes)})",
+                f"({human_size(cache_bytes)})",
                 call=BUILD_CACHE_CALL,
             )
         )
@@ -168,7 +160,7 @@ async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOu
         with suppress(KeyError):
             amount = freed[RESULT_KEYS[step.call]]
         outcomes.append(
-            StepOutcome(step=step.description, ok=True, detail=f"{_human(amount)} freed")
+            StepOutcome(step=step.description, ok=True, detail=f"{human_size(amount)} freed")
         )
     return outcomes
 

@@ -20,22 +20,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.findings import Finding, Fix, Severity, make_finding
+from bot.units import human_size
 from runbooks.diagnose.facts import FilesystemFacts, HostFacts
 from runbooks.diagnose.subject import subject
 
 REBOOT_WINDOW = timedelta(hours=24)
 WARNING_PERCENT = 85.0
 CRITICAL_PERCENT = 95.0
-
-
-def _size(n: int) -> str:
-    """``1536`` → ``1.5 KiB``: for titles only (evidence keeps bytes)."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover - the loop always returns
 
 
 def _severity(percent: float) -> Severity | None:
@@ -74,7 +65,9 @@ def _fixes(facts: HostFacts, fs: FilesystemFacts) -> tuple[Fix, ...]:
     ]
     if _holds_docker_root(facts, fs):
         reclaim = (
-            f" ({_size(facts.docker_reclaimable)} reclaimable)" if facts.docker_reclaimable else ""
+            f" ({human_size(facts.docker_reclaimable, binary=True)} reclaimable)"
+            if facts.docker_reclaimable
+            else ""
         )
         fixes.append(
             Fix(
@@ -119,7 +112,7 @@ def check_disk_low(facts: HostFacts) -> list[Finding]:
             continue
         docker = _holds_docker_root(facts, fs)
         tail = (
-            f"; Docker could reclaim {_size(facts.docker_reclaimable)}"
+            f"; Docker could reclaim {human_size(facts.docker_reclaimable, binary=True)}"
             if docker and facts.docker_reclaimable
             else ""
         )
@@ -128,7 +121,8 @@ def check_disk_low(facts: HostFacts) -> list[Finding]:
                 "disk.low",
                 severity,
                 f"{fs.mount} on {facts.host} is {percent:.0f} % full "
-                f"({_size(fs.available)} free of {_size(fs.size)}){tail}",
+                f"({human_size(fs.available, binary=True)} free of "
+                f"{human_size(fs.size, binary=True)}){tail}",
                 subject(facts, path=fs.mount),
                 fixes=_fixes(facts, fs),
                 mount=fs.mount,

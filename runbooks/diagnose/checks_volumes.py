@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot import units
 from bot.docker_objects import (
     COMPOSE_PROJECT,
     COMPOSE_VOLUME,
@@ -153,14 +154,7 @@ def _size(volume: Volume | None) -> int | None:
 
 
 def human_size(size: int | None) -> str:
-    if size is None:
-        return "unknown size"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover - the loop always returns
+    return "unknown size" if size is None else units.human_size(size)
 
 
 def _created(volume: Volume | None) -> str | None:
