@@ -54,7 +54,6 @@ hold the short id, created time and the names of keys that change.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import posixpath
 import re
@@ -80,6 +79,7 @@ from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import CommandResult, HostSession
 from bot.units import human_size
+from runbooks._stacks import inspect_existing
 from runbooks.diagnose.checks_config import POSTGRES_INIT_KEYS, loads_env_file
 from runbooks.diagnose.envfile import parse_env_file
 
@@ -317,15 +317,8 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
 
 async def _project_containers(view: ReadOnlyHost, project: str) -> list[ContainerDetails]:
     ids = [s.id for s in await view.docker.containers() if s.compose_project == project]
-
-    async def inspect(ref: str) -> ContainerDetails | None:
-        try:
-            return await view.docker.inspect_container(ref)
-        except DockerObjectNotFound:  # removed while we looked
-            return None
-
-    found = await asyncio.gather(*(inspect(ref) for ref in ids))
-    return [c for c in found if c is not None and c.labels.get(COMPOSE_PROJECT) == project]
+    found = await inspect_existing(view.docker.inspect_container, ids)
+    return [c for c in found if c.labels.get(COMPOSE_PROJECT) == project]
 
 
 async def _plan_compose(

@@ -11,7 +11,6 @@ run the stack's migrations next (``db.migrate``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,15 +18,16 @@ from dataclasses import dataclass, field
 from pydantic import Field, field_validator
 
 from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.discovery import DiscoveredStack, HostStacks, discover_stacks, parse_database_url
+from bot.discovery import DiscoveredStack, parse_database_url
 from bot.docker_objects import ContainerDetails
-from bot.errors import DatabaseMissing, DockerObjectNotFound, HostError
+from bot.errors import DatabaseMissing, HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import Database, HostSession
 
 # Private helpers of the diagnosis, used so a fix finds the database exactly the way
 # the diagnosis that proposed it did (they should become public; see the report).
+from runbooks._stacks import find_stack, host_stacks, service_containers
 from runbooks.diagnose.gather import answering, container_address, first_running, secret_values
 
 NAME = "db.create"
@@ -80,28 +80,6 @@ class Params(HostParams):
 
 
 # --- finding a stack and its database server (db.migrate uses these too) ------------
-
-
-async def host_stacks(view: ReadOnlyHost) -> tuple[list[ContainerDetails], HostStacks]:
-    """Every container (inspected once) and the stacks they form, declared ones first."""
-    summaries = await view.docker.containers(all=True)
-    inspected = await asyncio.gather(
-        *(view.docker.inspect_container(c.id) for c in summaries), return_exceptions=True
-    )
-    for failure in inspected:  # removed between list and inspect: simply gone
-        if isinstance(failure, BaseException) and not isinstance(failure, DockerObjectNotFound):
-            raise failure
-    containers = [c for c in inspected if isinstance(c, ContainerDetails)]
-    return containers, discover_stacks(containers, view.host.stacks)
-
-
-def find_stack(stacks: HostStacks, name: str) -> DiscoveredStack | None:
-    """The stack by declared name, else by compose project."""
-    return stacks.get(name) or next((s for s in stacks.stacks if s.project == name), None)
-
-
-def service_containers(stack: DiscoveredStack, service: str | None) -> tuple[ContainerDetails, ...]:
-    return stack.services[service].containers if service in stack.services else ()
 
 
 @dataclass(frozen=True)

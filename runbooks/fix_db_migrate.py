@@ -29,8 +29,8 @@ from bot.errors import HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import ExecResult, HostSession, quote_argv
+from runbooks._stacks import find_stack, host_stacks, service_containers
 from runbooks.diagnose.gather import first_running, secret_values
-from runbooks.fix_db_create import find_stack, host_stacks, service_containers
 from runbooks.fix_volume_backup import (
     DEFAULT_DIRECTORY,
     BackupSpec,

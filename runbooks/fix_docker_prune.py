@@ -14,10 +14,11 @@ from contextlib import suppress
 
 from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
 from bot.docker_objects import ContainerSummary, DiskUsage, ImageUsage
-from bot.errors import DockerObjectNotFound, HostError
+from bot.errors import HostError
 from bot.findings import Finding
 from bot.session import HostSession
 from bot.units import human_size
+from runbooks._stacks import inspect_existing
 
 NAME = "docker.prune"
 STOPPED_STATES = frozenset({"created", "exited", "dead"})  # what POST /containers/prune takes
@@ -59,16 +60,8 @@ def dangling_images(usage: DiskUsage, stopped_image_ids: list[str]) -> list[Imag
 
 async def _image_ids(view: ReadOnlyHost, containers: list[ContainerSummary]) -> list[str]:
     """The image id of each container (one inspect each: only stopped ones are asked)."""
-    ids: list[str] = []
-    for details in await asyncio.gather(
-        *(view.docker.inspect_container(c.id) for c in containers), return_exceptions=True
-    ):
-        if isinstance(details, BaseException):
-            if not isinstance(details, DockerObjectNotFound):
-                raise details
-            continue
-        ids.append(details.image_id)
-    return ids
+    found = await inspect_existing(view.docker.inspect_container, (c.id for c in containers))
+    return [details.image_id for details in found]
 
 
 async def plan(view: ReadOnlyHost, params: Params) -> Plan:

@@ -28,12 +28,12 @@ from bot.docker_objects import ContainerDetails, DiskUsage
 from bot.errors import (
     DatabaseMissing,
     DatabaseUnreachable,
-    DockerObjectNotFound,
     HostError,
 )
 from bot.redact import is_secret_key, redact_text
 from bot.session import HostSession
 from runbooks import disk
+from runbooks._stacks import inspect_existing
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.facts import (
     DatabaseFacts,
@@ -67,17 +67,11 @@ async def gather_facts(
                 docker.disk_usage(),
                 _uptime(session),
             )
-            inspected = await asyncio.gather(
-                *(docker.inspect_container(c.id) for c in summaries), return_exceptions=True
-            )
+            containers = await inspect_existing(docker.inspect_container, (c.id for c in summaries))
     except TimeoutError as exc:
         raise DeadlineExceeded(
             host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
         ) from exc
-    containers = [c for c in inspected if isinstance(c, ContainerDetails)]
-    for failure in inspected:  # a container removed between list and inspect is simply gone
-        if isinstance(failure, BaseException) and not isinstance(failure, DockerObjectNotFound):
-            raise failure
     stacks = discover_stacks(containers, host.stacks)
     secrets = secret_values(containers)
 
