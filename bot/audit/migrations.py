@@ -86,6 +86,64 @@ STEPS: tuple[str, ...] = (
         WHERE status IN ('pending', 'awaiting_approval', 'approved');
     CREATE INDEX pending_actions_correlation ON pending_actions (correlation_id);
     """,
+    # 3: on-call (bot/oncall/store.py): incidents, their history, overrides, watcher runs
+    """
+    CREATE TABLE incidents (
+        id               uuid        PRIMARY KEY,
+        environment      text        NOT NULL,
+        fingerprint      text        NOT NULL,
+        source           text        NOT NULL,
+        title            text        NOT NULL,
+        severity         text        NOT NULL,
+        summary          text        NOT NULL DEFAULT '',
+        labels           jsonb       NOT NULL DEFAULT '{}',
+        url              text,
+        status           text        NOT NULL DEFAULT 'open'
+                                     CHECK (status IN ('open', 'acknowledged', 'resolved')),
+        opened_at        timestamptz NOT NULL,
+        last_seen_at     timestamptz NOT NULL,
+        alert_count      integer     NOT NULL DEFAULT 1,
+        oncall_user      text,
+        channel          text        NOT NULL,
+        message_ts       text,
+        escalation_step  integer     NOT NULL DEFAULT 0,
+        next_page_at     timestamptz,
+        acknowledged_by  text,
+        acknowledged_at  timestamptz,
+        resolved_by      text,
+        resolved_at      timestamptz
+    );
+    CREATE UNIQUE INDEX incidents_one_open_per_fingerprint ON incidents (environment, fingerprint)
+        WHERE status <> 'resolved';
+    CREATE INDEX incidents_due ON incidents (next_page_at) WHERE next_page_at IS NOT NULL;
+    CREATE INDEX incidents_environment_status ON incidents (environment, status);
+
+    CREATE TABLE incident_events (
+        id          bigserial   PRIMARY KEY,
+        incident_id uuid        NOT NULL REFERENCES incidents (id),
+        at          timestamptz NOT NULL,
+        kind        text        NOT NULL,
+        actor       text        NOT NULL,
+        details     jsonb       NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+
+    CREATE TABLE oncall_overrides (
+        id          uuid        PRIMARY KEY,
+        environment text        NOT NULL,
+        user_id     text        NOT NULL,
+        starts_at   timestamptz NOT NULL,
+        ends_at     timestamptz NOT NULL CHECK (ends_at > starts_at),
+        created_by  text        NOT NULL,
+        created_at  timestamptz NOT NULL
+    );
+    CREATE INDEX oncall_overrides_environment ON oncall_overrides (environment, ends_at);
+
+    CREATE TABLE oncall_watch (
+        environment text        PRIMARY KEY,
+        last_run_at timestamptz NOT NULL
+    );
+    """,
 )
 
 

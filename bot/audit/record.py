@@ -30,6 +30,12 @@ Kind = Literal[
     "finished",
     "post_checked",
     "diagnosed",
+    # on-call (bot/slack/incidents.py)
+    "incident_opened",
+    "paged",
+    "acknowledged",
+    "resolved",
+    "override",
 ]
 Surface = Literal["cli", "slack", "alert"]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]

@@ -7,12 +7,16 @@ instead of a setting that silently does nothing.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -150,6 +154,119 @@ def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*first, *second)))
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+DURATION_PATTERN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """``90s``, ``5m``, ``1h30m``, ``2d``; a number is seconds; a timedelta passes through."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    text = str(value).strip().lower()
+    match = DURATION_PATTERN.match(text)
+    if not text or not match:
+        raise PydanticCustomError(
+            "duration", "not a duration like 90s, 5m, 1h30m or 2d: {value}", {"value": repr(value)}
+        )
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise PydanticCustomError("duration", "must be longer than zero", {})
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone",
+            "not an IANA time zone like Europe/Berlin or UTC: {value}",
+            {"value": repr(value)},
+        ) from None
+    return value
+
+
+class Handoff(Strict):
+    """When one person's week on call ends and the next one's begins (local time)."""
+
+    weekday: Weekday = "monday"
+    time: dt_time = dt_time(9, 0)
+
+
+class Rotation(Strict):
+    """Who is on call: ``users`` in turn, a week each, from ``start``.
+
+    ``start`` is the date of the handoff at which ``users[0]`` began; the
+    secondary is ``secondary`` when set, else the next person in the rotation.
+    """
+
+    users: tuple[SlackId, ...] = Field(min_length=1)
+    start: date
+    handoff: Handoff = Handoff()
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    secondary: SlackId | None = None
+
+    @model_validator(mode="after")
+    def _start_is_a_handoff_day(self) -> Rotation:
+        if WEEKDAYS[self.start.weekday()] != self.handoff.weekday:
+            raise ValueError(
+                f"start {self.start.isoformat()} is a {WEEKDAYS[self.start.weekday()]}, "
+                f"not the handoff weekday ({self.handoff.weekday})"
+            )
+        if any(user.startswith("S") for user in (*self.users, self.secondary or "")):
+            raise ValueError("rotation users are people (U…/W…), not user groups (S…)")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class EscalationStep(Strict):
+    """``after`` the incident opened without an acknowledgement, page ``page``."""
+
+    after: Duration
+    page: Literal["primary", "secondary", "channel"]
+
+
+DEFAULT_ESCALATION: tuple[EscalationStep, ...] = (
+    EscalationStep(after=timedelta(minutes=5), page="primary"),
+    EscalationStep(after=timedelta(minutes=10), page="secondary"),
+    EscalationStep(after=timedelta(minutes=15), page="channel"),
+)
+
+
+class WatchConfig(Strict):
+    """A light diagnosis every ``every``; a new critical finding opens an incident."""
+
+    every: Duration = timedelta(minutes=5)
+
+
+class OnCallConfig(Strict):
+    rotation: Rotation
+    escalation: tuple[EscalationStep, ...] = Field(DEFAULT_ESCALATION, min_length=1)
+    watch: WatchConfig | None = None
+
+    @model_validator(mode="after")
+    def _escalation_in_order(self) -> OnCallConfig:
+        afters = [step.after for step in self.escalation]
+        if afters != sorted(afters) or len(set(afters)) != len(afters):
+            raise ValueError("escalation steps must come in order of 'after', each later")
+        return self
+
+
 class EnvironmentConfig(Strict):
     description: str = ""
     hosts: dict[Name, HostConfig] = Field(min_length=1)
@@ -161,6 +278,13 @@ class EnvironmentConfig(Strict):
         False, description="destructive actions need a second person's approval in Slack"
     )
     slack_channel: SlackChannel | None = Field(None, description="where its alerts go")
+    oncall: OnCallConfig | None = Field(None, description="rotation, escalation, watcher")
+
+    @model_validator(mode="after")
+    def _oncall_has_a_channel(self) -> EnvironmentConfig:
+        if self.oncall is not None and self.slack_channel is None:
+            raise ValueError("oncall needs slack_channel: incidents are posted there")
+        return self
 
     @model_validator(mode="after")
     def _stack_hosts_exist(self) -> EnvironmentConfig:

@@ -40,6 +40,9 @@ from bot.engine import environment_hosts, run_runbook
 from bot.errors import StackbotError
 from bot.executor import execute, plan_action
 from bot.findings import Finding, Fix
+from bot.oncall.clock import Clock, SystemClock
+from bot.oncall.service import OnCall
+from bot.oncall.store import IncidentStore
 from bot.outcome import HostOutcome
 from bot.pending import PendingActions, PendingError
 from bot.redact import redact_text
@@ -61,9 +64,14 @@ from bot.slack.commands import (
     Disk,
     Envs,
     Help,
+    Incidents,
+    OnCallOverride,
+    OnCallShow,
     Volumes,
     parse,
 )
+from bot.slack.incidents import IncidentDesk
+from bot.slack.payloads import click_parts as _click
 from bot.slack.progress import Coalescer
 from bot.slack.settings import SlackSettings
 from bot.transport import Transport
@@ -94,6 +102,7 @@ class SlackBot:
         trail: AuditTrail | None,
         lock_dir: Path,
         progress_interval: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.inventory = inventory
         self.settings = settings
@@ -119,6 +128,11 @@ class SlackBot:
         self.app.action(re.compile(r"^fix:"))(self._on_fix)
         self.app.action(re.compile(r"^approve:"))(self._on_approve)
         self.app.action(re.compile(r"^deny:"))(self._on_deny)
+        # on-call needs the database (incidents, timers): no store, no incidents
+        self.incidents: IncidentDesk | None = None
+        if trail is not None and trail.store is not None:
+            oncall = OnCall(inventory, IncidentStore(trail.store), clock or SystemClock())
+            self.incidents = IncidentDesk(self, oncall)
 
     # --- listeners: parse, ack, hand off -------------------------------------------------
 
@@ -129,6 +143,9 @@ class SlackBot:
             await ack(response_type="ephemeral", text=exc.answer)
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        if isinstance(command, OnCallShow | Incidents | OnCallOverride):
+            await self._on_oncall(ack, command, user, channel)
+            return
         if isinstance(command, Help | Envs):
             groups = await self.groups_of(user)
             answer = (
@@ -141,35 +158,64 @@ class SlackBot:
         )
         if not decision.allowed:
             await ack(response_type="ephemeral", text=decision.reason)
-            await self._audit_denied(user, command.env, command.verb, decision.reason)
+            await self.audit_denied(user, command.env, command.verb, decision.reason)
             return
         await ack()
         if isinstance(command, Diagnose):
-            self._spawn(self.diagnose(command, user, channel), channel=channel, user=user)
+            self.spawn(self.diagnose(command, user, channel), channel=channel, user=user)
         elif isinstance(command, Volumes | Disk):
-            self._spawn(
+            self.spawn(
                 self.report(command.verb, command.env, user, channel), channel=channel, user=user
             )
         elif isinstance(command, Audit):
-            self._spawn(self.audit(command, user, channel), channel=channel, user=user)
+            self.spawn(self.audit(command, user, channel), channel=channel, user=user)
 
-    def _spawn(self, work: Awaitable[None], *, channel: str = "", user: str = "") -> None:
+    async def _on_oncall(
+        self, ack: Any, command: OnCallShow | Incidents | OnCallOverride, user: str, channel: str
+    ) -> None:
+        """``/stack oncall``, ``/stack oncall override``, ``/stack incidents``."""
+        desk = self.incidents
+        if desk is None:
+            await ack(response_type="ephemeral", text=messages.NO_ONCALL_DATABASE)
+            return
+        groups = await self.groups_of(user)
+        if command.env is None:
+            if not visible_environments(self.inventory, user, groups):
+                await ack(response_type="ephemeral", text=messages.NO_ROLE)
+                return
+        else:
+            needed = Permission.OPERATE if isinstance(command, OnCallOverride) else Permission.VIEW
+            decision = authorise(self.inventory, command.env, user, groups, needed)
+            if not decision.allowed:
+                await ack(response_type="ephemeral", text=decision.reason)
+                await self.audit_denied(user, command.env, command.verb, decision.reason)
+                return
+        await ack()
+        if isinstance(command, OnCallShow):
+            work = desk.show_oncall(command, user, channel)
+        elif isinstance(command, Incidents):
+            work = desk.list_incidents(command, user, channel)
+        else:
+            work = desk.override(command, user, channel)
+        self.spawn(work, channel=channel, user=user)
+
+    def spawn(self, work: Awaitable[object], *, channel: str = "", user: str = "") -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(self._guarded(work, channel, user))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _guarded(self, work: Awaitable[None], channel: str, user: str) -> None:
+    async def _guarded(self, work: Awaitable[object], channel: str, user: str) -> None:
         """Background work never fails silently: the user hears of it, the bot keeps it."""
         try:
             await work
         except StackbotError as exc:
             self.failures.append(exc)
             if channel and user:
-                await self._tell(channel, user, exc.message)
+                await self.tell(channel, user, exc.message)
         except Exception as exc:
             self.failures.append(exc)
             if channel and user:
-                await self._tell(channel, user, f"stackbot failed: {type(exc).__name__}")
+                await self.tell(channel, user, f"stackbot failed: {type(exc).__name__}")
             raise
 
     async def drain(self) -> None:
@@ -179,11 +225,14 @@ class SlackBot:
 
     # --- the work ------------------------------------------------------------------------
 
-    async def diagnose(self, command: Diagnose, user: str, channel: str) -> None:
+    async def diagnose(
+        self, command: Diagnose, user: str, channel: str, *, thread_ts: str | None = None
+    ) -> None:
+        """The report in ``channel`` (or in the thread of ``thread_ts``), edited in as it runs."""
         hosts = environment_hosts(self.inventory, command.env)
         first = progress_message(command.env, len(hosts))
         posted = await self.client.chat_postMessage(
-            channel=channel, text=first.text, blocks=first.blocks
+            channel=channel, thread_ts=thread_ts, text=first.text, blocks=first.blocks
         )
         ts = str(posted["ts"])
         done = 0
@@ -206,11 +255,12 @@ class SlackBot:
             )
             await progress.flush()
             report = build_report(outcome)
-            await self._post_report(report, channel, ts, user, transport)
+            await self._post_report(report, channel, ts, user, transport, root=thread_ts or ts)
 
     async def _post_report(
-        self, report: DiagnosisReport, channel: str, ts: str, user: str, transport: Transport
-    ) -> None:
+        self, report: DiagnosisReport, channel: str, ts: str, user: str, transport: Transport,
+        *, root: str,
+    ) -> None:  # fmt: skip
         values: dict[tuple[str, int], str] = {}
         if self.pending is not None:
             for finding in report.findings:
@@ -228,7 +278,7 @@ class SlackBot:
         await self.client.chat_update(
             channel=channel, ts=ts, text=message.text, blocks=message.blocks
         )
-        await self._post_thread(message, channel, ts)
+        await self._post_thread(message, channel, root)
 
     async def _pending_for(
         self,
@@ -287,7 +337,7 @@ class SlackBot:
 
     async def audit(self, command: Audit, user: str, channel: str) -> None:
         if self.trail is None or self.trail.store is None:
-            await self._tell(channel, user, "The audit trail cannot be read right now.")
+            await self.tell(channel, user, "The audit trail cannot be read right now.")
             return
         rows = await self.trail.store.rows(RowFilter(environment=command.env, limit=command.count))
         lines = [
@@ -320,41 +370,41 @@ class SlackBot:
     async def _on_fix(self, ack: Any, body: Mapping[str, Any]) -> None:
         await ack()
         user, channel, _ = _click(body)
-        self._spawn(self.clicked(body), channel=channel, user=user)
+        self.spawn(self.clicked(body), channel=channel, user=user)
 
     async def _on_approve(self, ack: Any, body: Mapping[str, Any]) -> None:
         await ack()
         user, channel, _ = _click(body)
-        self._spawn(self.approved(body, approve=True), channel=channel, user=user)
+        self.spawn(self.approved(body, approve=True), channel=channel, user=user)
 
     async def _on_deny(self, ack: Any, body: Mapping[str, Any]) -> None:
         await ack()
         user, channel, _ = _click(body)
-        self._spawn(self.approved(body, approve=False), channel=channel, user=user)
+        self.spawn(self.approved(body, approve=False), channel=channel, user=user)
 
     async def clicked(self, body: Mapping[str, Any]) -> None:
         """A fix button: authorise the clicker, then run it (or ask for approval)."""
         user, channel, pending_id = _click(body)
         if self.pending is None:
-            await self._tell(channel, user, "Fix buttons need the audit database.")
+            await self.tell(channel, user, "Fix buttons need the audit database.")
             return
         try:
             pending = await self.pending.get(pending_id)
         except PendingError as exc:
-            await self._tell(channel, user, exc.message)
+            await self.tell(channel, user, exc.message)
             return
         groups = await self.groups_of(user)
         decision = authorise(self.inventory, pending.environment, user, groups, Permission.OPERATE)
         if not decision.allowed:
-            await self._audit_denied(user, pending.environment, pending.action, decision.reason)
-            await self._tell(channel, user, decision.reason)
+            await self.audit_denied(user, pending.environment, pending.action, decision.reason)
+            await self.tell(channel, user, decision.reason)
             return
         self._reports[str(pending.id)] = list((body.get("message") or {}).get("blocks") or [])
         if pending.needs_approval:
             try:
                 await self.pending.request_approval(pending.id, user)
             except PendingError as exc:
-                await self._tell(channel, user, exc.message)
+                await self.tell(channel, user, exc.message)
                 return
             await self._ask_approval(
                 pending.id, pending.action, pending.environment, user, channel, pending.message_ts
@@ -369,13 +419,13 @@ class SlackBot:
         try:
             pending = await self.pending.get(pending_id)
         except PendingError as exc:
-            await self._tell(channel, user, exc.message)
+            await self.tell(channel, user, exc.message)
             return
         groups = await self.groups_of(user)
         decision = authorise(self.inventory, pending.environment, user, groups, Permission.APPROVE)
         if not decision.allowed:
-            await self._audit_denied(user, pending.environment, pending.action, decision.reason)
-            await self._tell(channel, user, decision.reason)
+            await self.audit_denied(user, pending.environment, pending.action, decision.reason)
+            await self.tell(channel, user, decision.reason)
             return
         try:
             if not approve:
@@ -386,7 +436,7 @@ class SlackBot:
                 return
             await self.pending.approve(pending.id, user)
         except PendingError as exc:
-            await self._tell(channel, user, exc.message)
+            await self.tell(channel, user, exc.message)
             return
         await self._claim_and_run(pending_id, user, channel)
 
@@ -395,7 +445,7 @@ class SlackBot:
         try:
             pending = await self.pending.claim(pending_id, user)
         except PendingError as exc:
-            await self._tell(channel, user, exc.message)
+            await self.tell(channel, user, exc.message)
             return
         action: Action[Any] = self.actions[pending.action]
         params = action.params.model_validate(pending.params)
@@ -508,13 +558,21 @@ class SlackBot:
     ) -> None:
         await self.client.chat_postMessage(channel=channel, thread_ts=ts, text=text, blocks=blocks)
 
-    async def _tell(self, channel: str, user: str, text: str) -> None:
+    async def ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        await self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+
+    async def say(self, channel: str, text: str) -> None:
+        await self.client.chat_postMessage(channel=channel, text=text)
+
+    async def tell(self, channel: str, user: str, text: str) -> None:
         message = ephemeral_error(text)
         await self.client.chat_postEphemeral(
             channel=channel, user=user, text=message.text, blocks=message.blocks
         )
 
-    async def _audit_denied(self, user: str, env: str, what: str, reason: str) -> None:
+    async def audit_denied(self, user: str, env: str, what: str, reason: str) -> None:
         if self.trail is None:
             return
         request = self.trail.request(actor=user, surface="slack", environment=env, action=what)
@@ -532,7 +590,7 @@ class SlackBot:
             await self.refresh_groups()
         elif time.monotonic() - self._groups_at > GROUP_TTL and not self._refreshing:
             self._refreshing = True
-            self._spawn(self.refresh_groups())
+            self.spawn(self.refresh_groups())
         return tuple(g for g, users in self._members.items() if user in users)
 
     async def refresh_groups(self) -> None:
@@ -586,15 +644,6 @@ class SlackBot:
             env = self.inventory.environments[name]
             lines.append(f"• `{name}` — {len(env.hosts)} host(s): {', '.join(env.hosts)}")
         return "\n".join(lines)
-
-
-def _click(body: Mapping[str, Any]) -> tuple[str, str, str]:
-    user = str((body.get("user") or {}).get("id", ""))
-    channel = str((body.get("channel") or {}).get("id", "")) or str(
-        (body.get("container") or {}).get("channel_id", "")
-    )
-    actions = body.get("actions") or [{}]
-    return user, channel, str(actions[0].get("value", ""))
 
 
 async def _findings(session: HostSession) -> list[Finding]:

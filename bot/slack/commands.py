@@ -10,10 +10,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.config.models import parse_duration
 from bot.slack import messages
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -54,7 +56,28 @@ class Audit(_Command):
     count: int = Field(10, ge=1, le=100)
 
 
-Command = Annotated[Help | Envs | Diagnose | Volumes | Disk | Audit, Field(discriminator="verb")]
+class OnCallShow(_Command):
+    verb: Literal["oncall"] = "oncall"
+    env: str | None = None
+
+
+class OnCallOverride(_Command):
+    verb: Literal["override"] = "override"
+    env: str
+    user: str
+    duration: timedelta
+
+
+class Incidents(_Command):
+    verb: Literal["incidents"] = "incidents"
+    env: str | None = None
+
+
+AnyCommand = (
+    Help | Envs | Diagnose | Volumes | Disk | Audit | OnCallShow | OnCallOverride | Incidents
+)
+Command = Annotated[AnyCommand, Field(discriminator="verb")]
+MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,31})$")
 
 
 class CommandError(ValueError):
@@ -70,9 +93,38 @@ def _closest(word: str, choices: Collection[str]) -> str | None:
     return found[0] if found else None
 
 
-def parse(
-    text: str, environments: Collection[str]
-) -> Help | Envs | Diagnose | Volumes | Disk | Audit:
+def _environment(word: str, environments: Collection[str], verb: str) -> str:
+    env = word.lower()
+    if env not in environments:
+        raise CommandError(
+            messages.unknown_environment(word[:40], _closest(env, environments), verb)
+        )
+    return env
+
+
+def _override(args: list[str], environments: Collection[str]) -> OnCallOverride:
+    """``override ENV @user DURATION``: ``args`` are the words after ``override``."""
+    if len(args) != 3:
+        extra = " ".join(args[3:])[:80]
+        raise CommandError(
+            messages.extra_words("oncall", extra)
+            if extra
+            else f"Usage: `{messages.OVERRIDE_USAGE}`"
+        )
+    env = _environment(args[0], environments, "oncall")
+    mention = MENTION.match(args[1])
+    if mention is None:
+        raise CommandError(messages.bad_user(args[1][:40]))
+    try:
+        duration = parse_duration(args[2])
+    except ValueError:
+        raise CommandError(messages.bad_duration(args[2][:20])) from None
+    if not timedelta(minutes=1) <= duration <= timedelta(days=messages.OVERRIDE_MAX_DAYS):
+        raise CommandError(messages.bad_duration(args[2][:20]))
+    return OnCallOverride(env=env, user=mention.group(1) or mention.group(2), duration=duration)
+
+
+def parse(text: str, environments: Collection[str]) -> AnyCommand:
     """Parse the text after `/stack`; raise ``CommandError`` with the reply otherwise."""
     words = text.split()
     if not words:
@@ -84,13 +136,16 @@ def parse(
         if args:
             raise CommandError(messages.extra_words(verb, " ".join(args)[:80]))
         return Help() if verb == "help" else Envs()
+    if verb in ("oncall", "incidents"):
+        if verb == "oncall" and args and args[0].lower() == "override":
+            return _override(args[1:], environments)
+        if len(args) > 1:
+            raise CommandError(messages.extra_words(verb, " ".join(args[1:])[:80]))
+        env = _environment(args[0], environments, verb) if args else None
+        return OnCallShow(env=env) if verb == "oncall" else Incidents(env=env)
     if not args:
         raise CommandError(messages.missing_argument(verb))
-    env = args[0].lower()
-    if env not in environments:
-        raise CommandError(
-            messages.unknown_environment(args[0][:40], _closest(env, environments), verb)
-        )
+    env = _environment(args[0], environments, verb)
     rest = args[1:]
     if verb == "diagnose":
         if len(rest) > 1:

@@ -9,6 +9,8 @@ USAGE = {
     "volumes": "/stack volumes ENV",
     "disk": "/stack disk ENV",
     "audit": "/stack audit ENV [N]",
+    "oncall": "/stack oncall [ENV] | /stack oncall override ENV @user DURATION",
+    "incidents": "/stack incidents [ENV]",
 }
 SUMMARY = {
     "help": "what you can run here",
@@ -17,6 +19,8 @@ SUMMARY = {
     "volumes": "every volume: size, created, who mounts it",
     "disk": "disk and inode usage, and Docker's",
     "audit": "the last N entries of the audit trail (default 10)",
+    "oncall": "who is on call now and next; hand the pager to someone for a while",
+    "incidents": "the open incidents",
 }
 
 
@@ -27,10 +31,7 @@ def unknown_verb(verb: str, suggestion: str | None) -> str:
 
 def unknown_environment(env: str, suggestion: str | None, verb: str) -> str:
     if suggestion:
-        return (
-            f"There is no environment `{env}`. Did you mean "
-            f"`{USAGE[verb].replace('ENV', suggestion).split(' [')[0]}`?"
-        )
+        return f"There is no environment `{env}`. Did you mean `/stack {verb} {suggestion}`?"
     return f"There is no environment `{env}`. `/stack envs` lists them."
 
 
@@ -55,4 +56,27 @@ EMPTY = "Tell me what to do: `/stack help` lists the commands."
 NO_ROLE = (
     "You have no role on any environment here. Ask an admin to add your Slack user id "
     "to `access` in stackbot's inventory."
+)
+
+
+def bad_user(value: str) -> str:
+    return (
+        f"`{value}` is not a Slack user. Mention them (`@name`, sent as `<@U…>`) or give "
+        f"their id (`U…`). Usage: `{OVERRIDE_USAGE}`"
+    )
+
+
+def bad_duration(value: str) -> str:
+    return (
+        f"`{value}` is not a duration from 1m to {OVERRIDE_MAX_DAYS}d (like `30m`, `4h`, `2d`). "
+        f"Usage: `{OVERRIDE_USAGE}`"
+    )
+
+
+OVERRIDE_USAGE = "/stack oncall override ENV @user DURATION"
+OVERRIDE_MAX_DAYS = 30
+
+NO_ONCALL_DATABASE = (
+    "On-call needs stackbot's database (incidents and timers live there), and it cannot be "
+    "reached right now."
 )

@@ -13,10 +13,14 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.audit.setup import data_dir, open_trail
 from bot.config.models import Inventory
+from bot.oncall.intake import add_intake_routes
+from bot.oncall.watcher import Watcher
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 
 EVENTS_PATH = "/slack/events"  # bolt's usual path
+ALERT_TOKEN_VARIABLE = "STACKBOT_ALERT_TOKEN"  # noqa: S105 (a variable name)
+_log = logging.getLogger("stackbot")
 
 
 async def serve(
@@ -40,31 +44,58 @@ async def serve(
             inventory, settings, trail=trail, lock_dir=data_dir(inventory, environ) / "locks"
         )
         await bot.refresh_groups()  # so the first /stack is acked without waiting for Slack
+        web_app = bot.app.server(port=port, path=EVENTS_PATH, host=host).web_app if http else None
+        token = environ.get(ALERT_TOKEN_VARIABLE, "")
+        if bot.incidents is not None and token:
+            web_app = web_app or web.Application()
+            add_intake_routes(
+                web_app,
+                token=token,
+                environments=alert_environments(inventory),
+                sink=bot.incidents.receive,
+            )
+            _log.info("alert intake on POST /alerts/{env}")
+        elif not token:
+            _log.info("alert intake off: %s is not set", ALERT_TOKEN_VARIABLE)
+        background = _on_call_loops(bot, stop)
+        runner = None
+        handler = None
         try:
-            if http:
-                runner = web.AppRunner(
-                    bot.app.server(port=port, path=EVENTS_PATH, host=host).web_app
-                )
+            if web_app is not None:
+                runner = web.AppRunner(web_app)
                 await runner.setup()
                 await web.TCPSite(runner, host, port).start()
-                logging.getLogger("stackbot").info(
-                    "listening on http://%s:%d%s", host, port, EVENTS_PATH
-                )
-                if ready is not None:
-                    ready.set()
-                try:
-                    await stop.wait()
-                finally:
-                    await runner.cleanup()
-            else:
+                _log.info("listening on http://%s:%d", host, port)
+            if not http:
                 assert settings.app_token is not None
                 handler = AsyncSocketModeHandler(bot.app, settings.app_token.get_secret_value())
                 await handler.connect_async()  # type: ignore[no-untyped-call]
-                if ready is not None:
-                    ready.set()
-                try:
-                    await stop.wait()
-                finally:
-                    await handler.close_async()  # type: ignore[no-untyped-call]
+            if ready is not None:
+                ready.set()
+            await stop.wait()
         finally:
+            stop.set()
+            if handler is not None:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+            if runner is not None:
+                await runner.cleanup()
+            await asyncio.gather(*background, return_exceptions=True)
             await bot.drain()
+
+
+def alert_environments(inventory: Inventory) -> list[str]:
+    """Environments alerts may be sent to: those with a channel to post incidents in."""
+    return [name for name, env in inventory.environments.items() if env.slack_channel]
+
+
+def _on_call_loops(bot: SlackBot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The escalation loop, and the watcher when an environment asks for one."""
+    desk = bot.incidents
+    if desk is None:
+        _log.warning("on-call is off: the database cannot be reached")
+        return []
+    loops = [asyncio.ensure_future(desk.oncall.run(desk, stop))]
+    watcher = Watcher(desk.oncall, desk.receive)
+    if watcher.watched():
+        loops.append(asyncio.ensure_future(watcher.run(stop)))
+    return loops

@@ -1,0 +1,1 @@
+"""On-call: rotation, alert intake, incidents, escalation, the watcher (docs/ONCALL.md)."""

@@ -1,0 +1,332 @@
+"""Incidents, their history, on-call overrides and watcher runs, in the audit database.
+
+Every change of an incident's state is ONE conditional ``UPDATE … RETURNING``
+(or an ``INSERT … ON CONFLICT``), so two replicas handling the same alert, the
+same click or the same due page can never both win: the row lock makes the
+second statement see the first one's result and match nothing.
+
+Times come from the caller (``now``), never from ``now()`` in SQL: the clock is
+injected, so tests can move it, and every replica uses its own (NTP-synced)
+clock the same way. The tables live in the audit database (migration step 3),
+reached through ``AuditStore``'s pool: outages surface as ``AuditUnavailable``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from bot.audit.store import AuditStore
+from bot.errors import StackbotError
+from bot.oncall.models import Alert, Incident, IncidentStatus, Override
+
+COLUMNS = (
+    "id, environment, fingerprint, source, title, severity, summary, labels, url, status, "
+    "opened_at, last_seen_at, alert_count, oncall_user, channel, message_ts, escalation_step, "
+    "next_page_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at"
+)
+OVERRIDE_COLUMNS = "id, environment, user_id, starts_at, ends_at, created_by, created_at"
+
+
+class IncidentError(StackbotError):
+    """An incident cannot do what was asked; the message says why, for the user."""
+
+    code: ClassVar[str] = "incident"
+
+    def __init__(self, message: str, incident: Incident | None = None) -> None:
+        super().__init__(message)
+        self.incident = incident
+
+
+class IncidentNotFound(IncidentError):
+    code = "incident.unknown"
+
+
+def _at(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if moment else "?"
+
+
+def _refusal(incident: Incident, wanted: str) -> IncidentError:
+    if incident.status is IncidentStatus.RESOLVED:
+        who = f" by <@{incident.resolved_by}>" if incident.resolved_by else ""
+        return IncidentError(
+            f"Incident {incident.short_id} is already resolved{who} at "
+            f"{_at(incident.resolved_at)}; nothing to {wanted}.",
+            incident,
+        )
+    return IncidentError(
+        f"Incident {incident.short_id} was already acknowledged by "
+        f"<@{incident.acknowledged_by}> at {_at(incident.acknowledged_at)}.",
+        incident,
+    )
+
+
+class IncidentStore:
+    """``incidents`` and friends, through ``store``'s pool."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+
+    # --- alerts in --------------------------------------------------------------------------
+
+    async def open_or_repeat(
+        self,
+        environment: str,
+        alert: Alert,
+        *,
+        channel: str,
+        oncall_user: str | None,
+        now: datetime,
+    ) -> tuple[Incident, bool]:
+        """Open an incident for a firing alert, or count a repeat of an open one.
+
+        Returns the incident and whether it is new. A new incident is due for
+        announcement at once (``escalation_step`` 0, ``next_page_at`` now).
+        """
+        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "INSERT INTO incidents (id, environment, fingerprint, source, title, severity, "  # noqa: S608 (constant columns)
+                "summary, labels, url, opened_at, last_seen_at, oncall_user, channel, "
+                "next_page_at) VALUES (%(id)s, %(env)s, %(fp)s, %(source)s, %(title)s, "
+                "%(severity)s, %(summary)s, %(labels)s, %(url)s, %(now)s, %(now)s, %(oncall)s, "
+                "%(channel)s, %(now)s) "
+                "ON CONFLICT (environment, fingerprint) WHERE status <> 'resolved' DO UPDATE "
+                "SET last_seen_at = EXCLUDED.last_seen_at, "
+                "alert_count = incidents.alert_count + 1 "
+                f"RETURNING {COLUMNS}, (xmax = 0) AS inserted",
+                {
+                    "id": uuid.uuid4(),
+                    "env": environment,
+                    "fp": alert.fingerprint,
+                    "source": alert.source,
+                    "title": alert.title,
+                    "severity": alert.severity.value,
+                    "summary": alert.summary,
+                    "labels": Jsonb(alert.labels),
+                    "url": alert.url,
+                    "now": now,
+                    "oncall": oncall_user,
+                    "channel": channel,
+                },
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        inserted = bool(row.pop("inserted"))
+        incident = Incident.model_validate(row)
+        if inserted:
+            await self.add_event(incident.id, "opened", alert.source, now, {"title": alert.title})
+        return incident, inserted
+
+    async def resolve_fingerprint(
+        self, environment: str, fingerprint: str, *, by: str, now: datetime
+    ) -> Incident | None:
+        """Resolve the open incident of this alert; None when there is none."""
+        row = await self._update(
+            "environment = %(env)s AND fingerprint = %(fp)s AND status <> 'resolved'",
+            "status = 'resolved', resolved_by = %(by)s, resolved_at = %(now)s, next_page_at = NULL",
+            {"env": environment, "fp": fingerprint, "by": by, "now": now},
+        )
+        if row is not None:
+            await self.add_event(row.id, "resolved", by, now)
+        return row
+
+    # --- people -------------------------------------------------------------------------------
+
+    async def acknowledge(self, incident_id: uuid.UUID | str, user: str, now: datetime) -> Incident:
+        """``user`` owns it now; escalation stops. Succeeds once; else says who did."""
+        row = await self._update(
+            "id = %(id)s AND status = 'open'",
+            "status = 'acknowledged', acknowledged_by = %(user)s, acknowledged_at = %(now)s, "
+            "next_page_at = NULL",
+            {"id": _uuid(incident_id), "user": user, "now": now},
+        )
+        if row is None:
+            raise _refusal(await self.get(incident_id), "acknowledge")
+        await self.add_event(row.id, "acknowledged", user, now)
+        return row
+
+    async def resolve(self, incident_id: uuid.UUID | str, user: str, now: datetime) -> Incident:
+        row = await self._update(
+            "id = %(id)s AND status <> 'resolved'",
+            "status = 'resolved', resolved_by = %(user)s, resolved_at = %(now)s, "
+            "next_page_at = NULL",
+            {"id": _uuid(incident_id), "user": user, "now": now},
+        )
+        if row is None:
+            raise _refusal(await self.get(incident_id), "resolve")
+        await self.add_event(row.id, "resolved", user, now)
+        return row
+
+    # --- escalation -----------------------------------------------------------------------------
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Incident]:
+        """Open incidents whose next step (announcement or page) is due, oldest first."""
+        return await self._select(
+            "status = 'open' AND next_page_at <= %(now)s ORDER BY next_page_at, id LIMIT %(limit)s",
+            {"now": now, "limit": limit},
+        )
+
+    async def next_due(self) -> datetime | None:
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "SELECT min(next_page_at) FROM incidents WHERE status = 'open'"
+            )
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def claim_step(
+        self, incident: Incident, *, next_page_at: datetime | None, now: datetime
+    ) -> Incident | None:
+        """Take step ``incident.escalation_step`` (due by ``now``): exactly one caller wins.
+
+        Returns the incident with the step counted and the following step's time
+        set; None when another replica took it, or it was acknowledged or resolved.
+        """
+        return await self._update(
+            "id = %(id)s AND status = 'open' AND escalation_step = %(step)s "
+            "AND next_page_at <= %(now)s",
+            "escalation_step = escalation_step + 1, next_page_at = %(next)s",
+            {
+                "id": incident.id,
+                "step": incident.escalation_step,
+                "now": now,
+                "next": next_page_at,
+            },
+        )
+
+    async def release_step(self, claimed: Incident, due_at: datetime) -> None:
+        """Give back a claimed step whose page could not be sent, so it is tried again."""
+        await self._update(
+            "id = %(id)s AND escalation_step = %(step)s AND status = 'open'",
+            "escalation_step = escalation_step - 1, next_page_at = %(due)s",
+            {"id": claimed.id, "step": claimed.escalation_step, "due": due_at},
+        )
+
+    async def attach_message(self, incident_id: uuid.UUID, channel: str, ts: str) -> Incident:
+        row = await self._update(
+            "id = %(id)s", "channel = %(channel)s, message_ts = %(ts)s",
+            {"id": incident_id, "channel": channel, "ts": ts},
+        )  # fmt: skip
+        if row is None:
+            raise _unknown(incident_id)
+        return row
+
+    # --- reading --------------------------------------------------------------------------------
+
+    async def get(self, incident_id: uuid.UUID | str) -> Incident:
+        found = await self._select("id = %(id)s", {"id": _uuid(incident_id)})
+        if not found:
+            raise _unknown(incident_id)
+        return found[0]
+
+    async def open_incidents(
+        self, environments: Collection[str], *, source: str | None = None
+    ) -> list[Incident]:
+        """Unresolved incidents of these environments, oldest first."""
+        where = "environment = ANY(%(envs)s) AND status <> 'resolved'"
+        if source is not None:
+            where += " AND source = %(source)s"
+        return await self._select(
+            where + " ORDER BY opened_at, id", {"envs": list(environments), "source": source}
+        )
+
+    async def add_event(
+        self,
+        incident_id: uuid.UUID,
+        kind: str,
+        actor: str,
+        now: datetime,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        async with self.store.connection() as conn:
+            await conn.execute(
+                "INSERT INTO incident_events (incident_id, at, kind, actor, details) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (incident_id, now, kind, actor, Jsonb(dict(details or {}))),
+            )
+
+    async def events(self, incident_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The incident's history (opened, announced, paged, acknowledged …), in order."""
+        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                "SELECT at, kind, actor, details FROM incident_events "
+                "WHERE incident_id = %s ORDER BY id",
+                (incident_id,),
+            )
+            return list(await cur.fetchall())
+
+    # --- overrides --------------------------------------------------------------------------------
+
+    async def add_override(
+        self, environment: str, user: str, *, starts_at: datetime, ends_at: datetime,
+        created_by: str, now: datetime,
+    ) -> Override:  # fmt: skip
+        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                f"INSERT INTO oncall_overrides ({OVERRIDE_COLUMNS}) "  # noqa: S608 (constant columns)
+                f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {OVERRIDE_COLUMNS}",
+                (uuid.uuid4(), environment, user, starts_at, ends_at, created_by, now),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return Override.model_validate(row)
+
+    async def overrides(self, environment: str, at: datetime) -> list[Override]:
+        """Overrides of the environment not yet over at ``at``."""
+        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                f"SELECT {OVERRIDE_COLUMNS} FROM oncall_overrides "  # noqa: S608 (constant columns)
+                "WHERE environment = %s AND ends_at > %s ORDER BY created_at",
+                (environment, at),
+            )
+            return [Override.model_validate(row) for row in await cur.fetchall()]
+
+    # --- the watcher ------------------------------------------------------------------------------
+
+    async def claim_watch(self, environment: str, every: timedelta, now: datetime) -> bool:
+        """True for exactly one replica per period: that one runs the watch."""
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO oncall_watch (environment, last_run_at) VALUES (%(env)s, %(now)s) "
+                "ON CONFLICT (environment) DO UPDATE SET last_run_at = EXCLUDED.last_run_at "
+                "WHERE oncall_watch.last_run_at <= %(since)s RETURNING 1",
+                {"env": environment, "now": now, "since": now - every + timedelta(seconds=1)},
+            )
+            return await cur.fetchone() is not None
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    async def _update(self, where: str, changes: str, params: Mapping[str, Any]) -> Incident | None:
+        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                f"UPDATE incidents SET {changes} WHERE {where} RETURNING {COLUMNS}",  # noqa: S608 (constant SQL)
+                params,
+            )
+            row = await cur.fetchone()
+        return Incident.model_validate(row) if row else None
+
+    async def _select(self, where: str, params: Mapping[str, Any]) -> list[Incident]:
+        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                f"SELECT {COLUMNS} FROM incidents WHERE {where}",  # noqa: S608 (constant SQL)
+                params,
+            )
+            return [Incident.model_validate(row) for row in await cur.fetchall()]
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise _unknown(value) from None
+
+
+def _unknown(incident_id: object) -> IncidentNotFound:
+    return IncidentNotFound(f"There is no incident {str(incident_id)[:40]!r}.")

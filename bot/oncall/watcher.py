@@ -1,0 +1,113 @@
+"""The watcher: a light diagnosis every N minutes; critical findings become incidents.
+
+A critical finding is an alert whose fingerprint is ``finding:<finding id>``
+(stable for the same problem on the same subject), so it opens one incident
+however many times it is seen. An open watcher incident resolves when a
+diagnosis that reached its host no longer finds it (a host that could not be
+read clears nothing). One replica per period runs an environment's watch
+(``IncidentStore.claim_watch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot.config.models import Inventory
+from bot.diagnosis import DiagnosisReport, build_report
+from bot.engine import run_runbook
+from bot.findings import Severity
+from bot.oncall.intake import AlertSink, IntakeResult
+from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT, Alert
+from bot.oncall.service import OnCall
+from bot.transport import Transport
+from runbooks import load_runbook
+
+_log = logging.getLogger("stackbot.watcher")
+TICK = timedelta(seconds=15)  # how often the loop looks for a watch that is due
+Diagnose = Callable[[str], Awaitable[DiagnosisReport]]
+
+
+def finding_alerts(report: DiagnosisReport) -> list[Alert]:
+    """The report's critical findings as firing alerts."""
+    alerts = []
+    for finding in report.findings:
+        if finding.severity is not Severity.CRITICAL:
+            continue
+        evidence = "; ".join(f"{k}: {v}" for k, v in finding.evidence.items())
+        labels = {"code": finding.code, "finding": finding.id}
+        if finding.subject.host:
+            labels["host"] = finding.subject.host
+        alerts.append(
+            Alert(
+                fingerprint=f"finding:{finding.id}",
+                title=f"{finding.code}: {finding.title}"[:TITLE_LIMIT],
+                severity=Severity.CRITICAL,
+                summary=evidence[:SUMMARY_LIMIT],
+                source="watcher",
+                labels=labels,
+            )
+        )
+    return alerts
+
+
+async def diagnose_environment(inventory: Inventory, env: str) -> DiagnosisReport:
+    runbook = load_runbook("diagnose")
+    async with Transport(inventory.ssh) as transport:
+        outcome = await run_runbook(transport, inventory, env, runbook, runbook.params())
+    return build_report(outcome)
+
+
+class Watcher:
+    def __init__(self, oncall: OnCall, sink: AlertSink, diagnose: Diagnose | None = None) -> None:
+        self.oncall = oncall
+        self.sink = sink
+        inventory = oncall.inventory
+        self.diagnose = diagnose or (lambda env: diagnose_environment(inventory, env))
+
+    def watched(self) -> dict[str, timedelta]:
+        """Environments with a watch, and how often."""
+        return {
+            name: env.oncall.watch.every
+            for name, env in self.oncall.inventory.environments.items()
+            if env.oncall is not None and env.oncall.watch is not None
+        }
+
+    async def watch_once(self, env: str) -> IntakeResult | None:
+        """Run the environment's watch if it is due (None: not due, or another replica has it)."""
+        every = self.watched()[env]
+        store = self.oncall.store
+        if not await store.claim_watch(env, every, self.oncall.clock.now()):
+            return None
+        report = await self.diagnose(env)
+        firing = finding_alerts(report)
+        current = {alert.fingerprint for alert in firing}
+        reached = {host.host for host in report.hosts if host.reached}
+        everything_read = len(reached) == len(report.hosts)
+        cleared = [
+            Alert(
+                fingerprint=incident.fingerprint,
+                status="resolved",
+                title=incident.title,
+                source="watcher",
+            )
+            for incident in await store.open_incidents([env], source="watcher")
+            if incident.fingerprint not in current
+            and (
+                incident.labels["host"] in reached if "host" in incident.labels else everything_read
+            )
+        ]
+        return await self.sink(env, [*firing, *cleared])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for env in self.watched():
+                try:
+                    await self.watch_once(env)
+                except Exception:
+                    _log.exception("watch of %s failed; trying again next period", env)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK.total_seconds())

@@ -1,0 +1,306 @@
+"""The incident desk: incidents in Slack, pages, and the on-call commands.
+
+It is the ``Pager`` the on-call service (``bot.oncall.service``) talks to, and
+it answers the incident buttons (Acknowledge / Diagnose / Resolve) and
+``/stack oncall`` / ``/stack incidents``. Every state change goes through the
+incident store's single-winner updates, so a double click or two replicas
+receiving the same click change an incident once; the loser is told who won.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from bot.access import Permission, authorise, visible_environments
+from bot.audit.record import Kind, Surface
+from bot.audit.trail import AuditRequest
+from bot.oncall.intake import IntakeResult
+from bot.oncall.models import Alert, Incident
+from bot.oncall.rotation import OnCallNow
+from bot.oncall.service import OnCall, Page
+from bot.oncall.store import IncidentError
+from bot.render.incident import (
+    ACK,
+    DIAGNOSE,
+    RESOLVE,
+    incident_message,
+    incidents_message,
+    notice,
+    oncall_message,
+    page_message,
+)
+from bot.slack.commands import Diagnose, Incidents, OnCallOverride, OnCallShow
+from bot.slack.payloads import click_parts as _click
+from bot.units import human_duration
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackBot
+
+_log = logging.getLogger("stackbot.incidents")
+STEP_WORDS = {
+    "primary": "the on-call person",
+    "secondary": "the secondary",
+    "channel": "the channel",
+}
+
+
+class IncidentDesk:
+    def __init__(self, bot: SlackBot, oncall: OnCall) -> None:
+        self.bot = bot
+        self.oncall = oncall
+        app = bot.app
+        app.action(re.compile(rf"^{ACK}:"))(self._on_ack)
+        app.action(re.compile(rf"^{DIAGNOSE}:"))(self._on_diagnose)
+        app.action(re.compile(rf"^{RESOLVE}:"))(self._on_resolve)
+
+    @property
+    def client(self) -> Any:
+        return self.bot.client
+
+    # --- alerts in (the intake's sink) --------------------------------------------------------
+
+    async def receive(self, environment: str, alerts: list[Alert]) -> IntakeResult:
+        """Store the alerts; announce new incidents and update cleared ones in the background."""
+        done = await self.oncall.ingest(environment, alerts)
+        for incident in done.resolved:
+            self.bot.spawn(self.closed(incident))
+        if done.opened:
+            self.bot.spawn(self.run_due())
+        return IntakeResult(
+            opened=len(done.opened),
+            repeated=len(done.repeated),
+            resolved=len(done.resolved),
+            ignored=done.ignored,
+            incidents=[i.short_id for i in (*done.opened, *done.repeated, *done.resolved)],
+        )
+
+    async def run_due(self) -> list[Page]:
+        return await self.oncall.run_due(self)
+
+    # --- the Pager ---------------------------------------------------------------------------
+
+    async def announce(self, incident: Incident, oncall: OnCallNow | None) -> None:
+        message = incident_message(incident)
+        posted = await self.client.chat_postMessage(
+            channel=incident.channel, text=message.text, blocks=message.blocks
+        )
+        await self.oncall.store.attach_message(incident.id, incident.channel, str(posted["ts"]))
+        await self._audit(
+            incident, incident.source, "incident_opened", {"title": incident.title},
+            surface="alert",
+        )  # fmt: skip
+
+    async def page(self, page: Page) -> None:
+        incident = await self.oncall.store.get(page.incident.id)  # the message ts, if posted since
+        waited = human_duration((self.oncall.clock.now() - incident.opened_at).total_seconds())
+        message = page_message(incident, step=page.page)
+        if page.page == "channel":
+            await self.client.chat_postMessage(
+                channel=incident.channel, thread_ts=incident.message_ts,
+                reply_broadcast=incident.message_ts is not None,
+                text=message.text, blocks=message.blocks,
+            )  # fmt: skip
+        else:
+            assert page.target is not None
+            await self.client.chat_postMessage(
+                channel=page.target, text=message.text, blocks=message.blocks
+            )
+            if incident.message_ts:
+                await self.client.chat_postMessage(
+                    channel=incident.channel, thread_ts=incident.message_ts,
+                    text=f"Paged <@{page.target}> ({STEP_WORDS[page.page]}): "
+                    f"not acknowledged after {waited}.",
+                )  # fmt: skip
+        await self._audit(
+            incident, "stackbot", "paged", {"page": page.page, "target": page.target},
+            surface="alert",
+        )  # fmt: skip
+
+    async def closed(self, incident: Incident) -> None:
+        await self._refresh(incident)
+        if incident.message_ts:
+            await self.client.chat_postMessage(
+                channel=incident.channel, thread_ts=incident.message_ts,
+                text=f"The alert cleared ({incident.resolved_by}): resolved.",
+            )  # fmt: skip
+        await self._audit(
+            incident, incident.resolved_by or "alert", "resolved", {}, surface="alert"
+        )
+
+    async def _refresh(self, incident: Incident) -> None:
+        """Re-render the channel message from the row (any replica can)."""
+        if not incident.message_ts:
+            return
+        message = incident_message(incident)
+        await self.client.chat_update(
+            channel=incident.channel, ts=incident.message_ts, text=message.text,
+            blocks=message.blocks,
+        )  # fmt: skip
+
+    # --- buttons -----------------------------------------------------------------------------
+
+    async def _on_ack(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        self._spawn_click(self.acknowledged(body), body)
+
+    async def _on_diagnose(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        self._spawn_click(self.diagnose(body), body)
+
+    async def _on_resolve(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        self._spawn_click(self.resolved(body), body)
+
+    def _spawn_click(self, work: Any, body: Mapping[str, Any]) -> None:
+        user, channel, _ = _click(body)
+        self.bot.spawn(work, channel=channel, user=user)
+
+    async def _clicked(self, body: Mapping[str, Any]) -> tuple[str, str, Incident] | None:
+        """The clicker, the channel and the incident, if the clicker has a role on its env."""
+        user, channel, value = _click(body)
+        try:
+            incident = await self.oncall.store.get(value)
+        except IncidentError as exc:
+            await self._refused(channel, user, exc)
+            return None
+        groups = await self.bot.groups_of(user)
+        decision = authorise(
+            self.bot.inventory, incident.environment, user, groups, Permission.VIEW
+        )
+        if not decision.allowed:
+            await self.bot.audit_denied(user, incident.environment, "incident", decision.reason)
+            await self.bot.tell(channel, user, decision.reason)
+            return None
+        return user, channel, incident
+
+    async def acknowledged(self, body: Mapping[str, Any]) -> None:
+        clicked = await self._clicked(body)
+        if clicked is None:
+            return
+        user, channel, incident = clicked
+        try:
+            incident = await self.oncall.store.acknowledge(
+                incident.id, user, self.oncall.clock.now()
+            )
+        except IncidentError as exc:
+            await self._refused(channel, user, exc)
+            return
+        took = incident.time_to_acknowledge
+        await self._audit(
+            incident, user, "acknowledged",
+            {"seconds_to_acknowledge": round(took.total_seconds()) if took else None},
+        )  # fmt: skip
+        await self._refresh(incident)
+        await self._diagnose_into_thread(incident, user)
+
+    async def diagnose(self, body: Mapping[str, Any]) -> None:
+        clicked = await self._clicked(body)
+        if clicked is not None:
+            await self._diagnose_into_thread(clicked[2], clicked[0])
+
+    async def resolved(self, body: Mapping[str, Any]) -> None:
+        clicked = await self._clicked(body)
+        if clicked is None:
+            return
+        user, channel, incident = clicked
+        try:
+            incident = await self.oncall.store.resolve(incident.id, user, self.oncall.clock.now())
+        except IncidentError as exc:
+            await self._refused(channel, user, exc)
+            return
+        await self._audit(incident, user, "resolved", {})
+        await self._refresh(incident)
+
+    async def _refused(self, channel: str, user: str, exc: IncidentError) -> None:
+        """Why a click changed nothing."""
+        await self._notice(channel, user, exc.message)
+
+    async def _notice(self, channel: str, user: str, text: str) -> None:
+        """An answer only ``user`` sees, written by stackbot (its mentions stay mentions)."""
+        message = notice(text)
+        await self.bot.ephemeral(channel, user, message.text, message.blocks)
+
+    async def _diagnose_into_thread(self, incident: Incident, user: str) -> None:
+        await self.bot.diagnose(
+            Diagnose(env=incident.environment), user, incident.channel,
+            thread_ts=incident.message_ts,
+        )  # fmt: skip
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def show_oncall(self, command: OnCallShow, user: str, channel: str) -> None:
+        envs = [command.env] if command.env else await self._visible(user)
+        rows = [(env, await self.oncall.who(env)) for env in envs]
+        if command.env is None:
+            rows = [(env, now) for env, now in rows if now is not None]
+        message = oncall_message(rows)
+        await self.bot.ephemeral(channel, user, message.text, message.blocks)
+
+    async def override(self, command: OnCallOverride, user: str, channel: str) -> None:
+        rotation = self.bot.inventory.environments[command.env].oncall
+        if rotation is None:
+            await self.bot.tell(
+                channel, user, f"{command.env} has no on-call rotation to override."
+            )
+            return
+        target_groups = await self.bot.groups_of(command.user)
+        holder = authorise(
+            self.bot.inventory, command.env, command.user, target_groups, Permission.VIEW
+        )
+        if not holder.allowed:
+            await self._notice(
+                channel, user,
+                f"<@{command.user}> has no role on {command.env}, so could not acknowledge "
+                "its incidents. Give them a role first.",
+            )  # fmt: skip
+            return
+        now = self.oncall.clock.now()
+        override = await self.oncall.store.add_override(
+            command.env, command.user, starts_at=now, ends_at=now + command.duration,
+            created_by=user, now=now,
+        )  # fmt: skip
+        request = self._request(user, command.env, "oncall.override", surface="slack")
+        if request is not None:
+            await request.record(
+                "override",
+                {"user": command.user, "until": override.ends_at.isoformat(), "by": user},
+            )
+        await self.bot.say(
+            channel,
+            f"<@{user}> handed the pager for `{command.env}` to <@{command.user}> for "
+            f"{human_duration(command.duration.total_seconds())} "
+            f"(until {override.ends_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC).",
+        )
+
+    async def list_incidents(self, command: Incidents, user: str, channel: str) -> None:
+        envs = [command.env] if command.env else await self._visible(user)
+        incidents = await self.oncall.store.open_incidents(envs)
+        message = incidents_message(incidents, self.oncall.clock.now())
+        await self.bot.ephemeral(channel, user, message.text, message.blocks)
+
+    async def _visible(self, user: str) -> list[str]:
+        return visible_environments(self.bot.inventory, user, await self.bot.groups_of(user))
+
+    # --- the audit trail ---------------------------------------------------------------------
+
+    def _request(
+        self, actor: str, env: str, action: str, *, surface: Surface
+    ) -> AuditRequest | None:
+        trail = self.bot.trail
+        if trail is None:
+            return None
+        return trail.request(actor=actor, surface=surface, environment=env, action=action)
+
+    async def _audit(
+        self, incident: Incident, actor: str, kind: Kind, details: Mapping[str, Any],
+        *, surface: Surface = "slack",
+    ) -> None:  # fmt: skip
+        request = self._request(actor, incident.environment, f"incident.{kind}", surface=surface)
+        if request is not None:
+            await request.record(
+                kind, {"incident": str(incident.id), "fingerprint": incident.fingerprint, **details}
+            )
