@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,21 +42,29 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         return int(exc.code), exc.read().decode()
 
 
-def test_http_mode_answers_signed_requests_only(tmp_path: Path, slack_api: SlackStub) -> None:
+INVENTORY = """\
+environments:
+  prod:
+    hosts: {web1: {address: 192.0.2.10}}
+    access: {viewer: [UVIEWER], operator: [UALICE]}
+    slack_channel: CPROD
+    oncall:
+      rotation: {users: [UALICE], start: 2026-11-02}
+"""
+
+
+@contextmanager
+def serving(tmp_path: Path, slack_api: SlackStub, **extra_env: str) -> Iterator[int]:
+    """``stackbot serve --http`` as a real process on a loopback port; stopped with SIGTERM."""
     inventory = tmp_path / "inv.yaml"
-    inventory.write_text(
-        "environments:\n"
-        "  prod:\n"
-        "    hosts: {web1: {address: 192.0.2.10}}\n"
-        "    access: {viewer: [UVIEWER]}\n"
-        f"data_dir: {state_dir()}\n"
-    )
+    inventory.write_text(INVENTORY + f"data_dir: {state_dir()}\n")
     port = free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack_api.api_url,
+        **extra_env,
     }
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
@@ -61,7 +72,6 @@ def test_http_mode_answers_signed_requests_only(tmp_path: Path, slack_api: Slack
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/slack/events"
     try:
         for _ in range(100):
             try:
@@ -69,14 +79,7 @@ def test_http_mode_answers_signed_requests_only(tmp_path: Path, slack_api: Slack
                     break
             except OSError:
                 time.sleep(0.1)
-        body = slash_command_body("help", user_id="UVIEWER")
-        status, text = post(url, body, signed_headers(body, SECRET))
-        assert status == 200 and "/stack diagnose ENV" in text
-        status, _ = post(url, body, signed_headers(body, "not-the-secret"))
-        assert status == 401
-        body = slash_command_body("diagnose prdo", user_id="UVIEWER")
-        status, text = post(url, body, signed_headers(body, SECRET))
-        assert status == 200 and "Did you mean `/stack diagnose prod`?" in text
+        yield port
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -86,3 +89,39 @@ def test_http_mode_answers_signed_requests_only(tmp_path: Path, slack_api: Slack
             server.wait()
         log.close()
     assert server.returncode == 0, (tmp_path / "serve.log").read_text()  # a clean stop
+
+
+def test_http_mode_answers_signed_requests_only(tmp_path: Path, slack_api: SlackStub) -> None:
+    with serving(tmp_path, slack_api) as port:
+        url = f"http://127.0.0.1:{port}/slack/events"
+        body = slash_command_body("help", user_id="UVIEWER")
+        status, text = post(url, body, signed_headers(body, SECRET))
+        assert status == 200 and "/stack diagnose ENV" in text
+        status, _ = post(url, body, signed_headers(body, "not-the-secret"))
+        assert status == 401
+        body = slash_command_body("diagnose prdo", user_id="UVIEWER")
+        status, text = post(url, body, signed_headers(body, SECRET))
+        assert status == 200 and "Did you mean `/stack diagnose prod`?" in text
+        status, _ = post(f"http://127.0.0.1:{port}/alerts/prod", b"{}", {})
+        assert status == 404  # no STACKBOT_ALERT_TOKEN: no alert intake
+
+
+def test_serve_takes_alerts_with_the_token_and_posts_the_incident(
+    tmp_path: Path, slack_api: SlackStub
+) -> None:
+    token = "serve-alert-token-0123456789"
+    alert = json.dumps({"title": "Checkout is failing", "severity": "critical"}).encode()
+    with serving(tmp_path, slack_api, STACKBOT_ALERT_TOKEN=token) as port:
+        url = f"http://127.0.0.1:{port}/alerts/prod"
+        kind = {"Content-Type": "application/json"}
+        status, text = post(url, alert, {**kind, "Authorization": "Bearer wrong"})
+        assert status == 401 and "wrong token" in text and token not in text
+        assert slack_api.calls("chat.postMessage") == []
+        status, text = post(url, alert, {**kind, "Authorization": f"Bearer {token}"})
+        assert status == 200 and json.loads(text)["opened"] == 1, text
+        posted = slack_api.wait_for(
+            "chat.postMessage", lambda call: call.body.get("channel") == "CPROD", timeout=10
+        )
+        assert "Checkout is failing" in str(posted.body) and "<@UALICE>" in str(posted.body)
+        status, text = post(url, alert, {**kind, "Authorization": f"Bearer {token}"})
+        assert status == 200 and json.loads(text)["repeated"] == 1
