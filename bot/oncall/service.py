@@ -76,7 +76,8 @@ class OnCall:
 
     async def who(self, environment: str, at: datetime | None = None) -> OnCallNow | None:
         """Who is on call (None: the environment has no rotation)."""
-        config = self.inventory.environments[environment].oncall
+        env = self.inventory.environments.get(environment)  # gone from the inventory: nobody
+        config = env.oncall if env is not None else None
         if config is None:
             return None
         moment = at or self.clock.now()

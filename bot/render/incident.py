@@ -101,18 +101,26 @@ def incident_message(incident: Incident) -> SlackMessage:
     return _message(text, blocks)
 
 
-def page_message(incident: Incident, *, step: str, permalink: str | None = None) -> SlackMessage:
-    """A page: a direct message to a person, or the channel's last call."""
+def page_message(incident: Incident, *, step: str) -> SlackMessage:
+    """A page: a direct message to a person (with Acknowledge), or the channel's last call."""
     waited = "" if step == "primary" else " and nobody has acknowledged it"
-    where = f" <{permalink}|Open the incident>" if permalink else f" See <#{incident.channel}>."
     mention = "<!channel> " if step == "channel" else ""
     text = (
         f"{mention}:rotating_light: *{incident.severity.value.upper()}* incident on "
         f"`{clip_escaped(incident.environment, 64)[0]}`: *{_title(incident)}* — opened "
-        f"{_time(incident.opened_at)}{waited}.{where}"
+        f"{_time(incident.opened_at)}{waited}. See <#{incident.channel}>."
     )
+    blocks = [_section(text)]
+    if step != "channel":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"page:{incident.id}",
+                "elements": [_button(ACK, incident, "Acknowledge", "primary")],
+            }
+        )
     fallback = f"Paged: {incident.severity.value} incident on {incident.environment}"
-    return _message(fallback, [_section(text)])
+    return _message(fallback, blocks)
 
 
 def oncall_message(rows: Sequence[tuple[str, OnCallNow | None]]) -> SlackMessage:

@@ -68,6 +68,8 @@ class IncidentDesk:
         done = await self.oncall.ingest(environment, alerts)
         for incident in done.resolved:
             self.bot.spawn(self.closed(incident))
+        for incident in done.repeated:  # the message counts the repeats
+            self.bot.spawn(self._refresh(incident))
         if done.opened:
             self.bot.spawn(self.run_due())
         return IntakeResult(
@@ -88,7 +90,11 @@ class IncidentDesk:
         posted = await self.client.chat_postMessage(
             channel=incident.channel, text=message.text, blocks=message.blocks
         )
-        await self.oncall.store.attach_message(incident.id, incident.channel, str(posted["ts"]))
+        now = await self.oncall.store.attach_message(
+            incident.id, incident.channel, str(posted["ts"])
+        )
+        if (now.status, now.alert_count) != (incident.status, incident.alert_count):
+            await self._refresh(now)  # it changed while the message was on its way
         await self._audit(
             incident, incident.source, "incident_opened", {"title": incident.title},
             surface="alert",
@@ -132,9 +138,10 @@ class IncidentDesk:
         )
 
     async def _refresh(self, incident: Incident) -> None:
-        """Re-render the channel message from the row (any replica can)."""
+        """Re-render the channel message from the row as it is now (any replica can)."""
+        incident = await self.oncall.store.get(incident.id)
         if not incident.message_ts:
-            return
+            return  # not announced yet: the announcement will show the row as it is then
         message = incident_message(incident)
         await self.client.chat_update(
             channel=incident.channel, ts=incident.message_ts, text=message.text,

@@ -492,3 +492,36 @@ async def test_wrong_token_or_malformed_payload_is_refused_and_nothing_is_stored
         await bot.drain()
         assert await incident_count(conninfo) == 0
         assert slack_api.calls("chat.postMessage") == []
+
+
+async def test_the_paged_person_acknowledges_from_the_direct_message(
+    inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
+) -> None:
+    clock = FakeClock(WEDNESDAY)
+    async with (
+        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
+        intake(bot) as url,
+    ):
+        desk = bot.incidents
+        assert desk is not None
+        await post_alert(url, one_alert())
+        await post_alert(url, one_alert())  # a repeat: the message counts it
+        await bot.drain()
+        (message,) = incident_messages(slack_api)
+        assert "2 alerts" in str(message.blocks)
+        clock.advance(timedelta(minutes=5))
+        assert [p.page for p in await desk.run_due()] == ["primary"]
+        (page,) = slack_api.messages(ALICE)
+        assert "<!channel>" not in str(page.blocks)
+        clock.advance(timedelta(seconds=20))
+        action_id = buttons(page)["Acknowledge"]
+        await send(
+            bot, block_actions_body(action_id, action_id.split(":", 1)[1], user_id=ALICE,
+                                    channel_id=ALICE, message_ts=page.ts),
+        )  # fmt: skip
+        (message,) = incident_messages(slack_api)
+        assert f"*Acknowledged* by <@{ALICE}> after 5 min 20 s" in str(message.blocks)
+        assert any("prod · CRITICAL" in str(m.blocks) for m in thread(slack_api, message))
+        clock.advance(timedelta(minutes=30))
+        assert await desk.run_due() == []
+        assert slack_api.messages(DAVE) == []
