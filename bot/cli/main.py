@@ -22,7 +22,7 @@ from rich.console import Console
 
 from bot.audit.setup import open_trail
 from bot.audit.trail import AuditTrail
-from bot.cli import audit, fix
+from bot.cli import audit, fix, oncall
 from bot.config import Inventory, find_config, load_inventory
 from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP mode address (default all)")  # noqa: S104
     audit.add_parser(sub)
+    oncall.add_parsers(sub)
 
     for name, help_text in (
         ("disk", "filesystem, inode and Docker disk usage of each host"),
@@ -129,6 +130,10 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
         return EXIT_OK
     if args.command == "audit":
         return await audit.run_audit(inventory, args, _stdout())
+    if args.command == "oncall":
+        return await oncall.run_oncall(inventory, args, _stdout())
+    if args.command == "incidents":
+        return await oncall.run_incidents(inventory, args, _stdout())
     return await _report(inventory, args, err)
 
 

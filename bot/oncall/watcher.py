@@ -23,6 +23,7 @@ from bot.findings import Severity
 from bot.oncall.intake import AlertSink, IntakeResult
 from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT, Alert
 from bot.oncall.service import OnCall
+from bot.redact import redact_text
 from bot.transport import Transport
 from runbooks import load_runbook
 
@@ -37,7 +38,12 @@ def finding_alerts(report: DiagnosisReport) -> list[Alert]:
     for finding in report.findings:
         if finding.severity is not Severity.CRITICAL:
             continue
-        evidence = "; ".join(f"{k}: {v}" for k, v in finding.evidence.items())
+        evidence = redact_text(
+            "; ".join(
+                f"{key}: {', '.join(value) if isinstance(value, list) else value}"
+                for key, value in finding.evidence.items()
+            )[: SUMMARY_LIMIT * 2]
+        )
         labels = {"code": finding.code, "finding": finding.id}
         if finding.subject.host:
             labels["host"] = finding.subject.host

@@ -95,7 +95,7 @@ def incident_message(incident: Incident) -> SlackMessage:
             {"type": "actions", "block_id": f"incident:{incident.id}", "elements": buttons}
         )
     state = {"open": "", "acknowledged": " (acknowledged)", "resolved": " (resolved)"}
-    text = f"{severity} {incident.environment}: {incident.title}{state[incident.status.value]}"
+    text = f"{severity} {env}: {_title(incident)}{state[incident.status.value]}"
     if incident.oncall_user and incident.status is IncidentStatus.OPEN:
         text += f" · on call <@{incident.oncall_user}>"
     return _message(text, blocks)

@@ -111,7 +111,7 @@ def _override(args: list[str], environments: Collection[str]) -> OnCallOverride:
             if extra
             else f"Usage: `{messages.OVERRIDE_USAGE}`"
         )
-    env = _environment(args[0], environments, "oncall")
+    env = _environment(args[0], environments, "oncall override")
     mention = MENTION.match(args[1])
     if mention is None:
         raise CommandError(messages.bad_user(args[1][:40]))
