@@ -72,6 +72,10 @@ COMMAND_PERMISSIONS: dict[str, Permission] = {
     "volumes": Permission.VIEW,
     "disk": Permission.VIEW,
     "audit": Permission.VIEW,
+    "oncall": Permission.VIEW,
+    "incidents": Permission.VIEW,
+    "override": Permission.OPERATE,  # /stack oncall override: who gets paged changes
+    "incident": Permission.VIEW,  # Acknowledge / Diagnose / Resolve on an incident
     "fix": Permission.OPERATE,
     "approve": Permission.APPROVE,
     "deny": Permission.APPROVE,

@@ -67,8 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP mode)")
     serve.add_argument("--http", action="store_true", help="HTTP mode (events at /slack/events)")
-    serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
-    serve.add_argument("--host", default="0.0.0.0", help="HTTP mode address (default all)")  # noqa: S104
+    serve.add_argument(
+        "--port", type=int, default=3000,
+        help="port for Slack events (--http) and alerts (/alerts/ENV) (default 3000)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--host", default="0.0.0.0",  # noqa: S104
+        help="address to listen on for events and alerts (default all)",
+    )  # fmt: skip
     audit.add_parser(sub)
     oncall.add_parsers(sub)
 

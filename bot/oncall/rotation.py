@@ -28,14 +28,8 @@ class OnCallNow(BaseModel):
     override: Override | None
     shift_started_at: datetime
     handoff_at: datetime  # when the rotation next hands over
-    next_primary: str  # who takes over then
-
-    @property
-    def until(self) -> datetime:
-        """When ``primary`` stops being on call (an override's end or the handoff)."""
-        if self.override is not None:
-            return min(self.override.ends_at, self.handoff_at)
-        return self.handoff_at
+    until: datetime  # when ``primary`` stops: the override's end, else the handoff
+    next_primary: str  # who is on call from ``until`` (the rotation's person then)
 
 
 def _handoff(rotation: Rotation, day: date) -> datetime:
@@ -67,11 +61,16 @@ def on_call(rotation: Rotation, at: datetime, overrides: Iterable[Override] = ()
     scheduled, following = users[week % len(users)], users[(week + 1) % len(users)]
     override = active_override(overrides, at)
     primary = override.user_id if override is not None else scheduled
-    secondary = rotation.secondary
-    if secondary is None and len(users) > 1:
-        secondary = following if following != primary else scheduled
-    if secondary == primary:
-        secondary = None
+    # the configured secondary, else the next person; never the primary themselves
+    candidates = (
+        (rotation.secondary, following, scheduled) if len(users) > 1 else (rotation.secondary,)
+    )
+    secondary = next((c for c in candidates if c is not None and c != primary), None)
+    handoff_at = _handoff(rotation, start + timedelta(days=7))
+    until, next_primary = handoff_at, following
+    if override is not None:
+        until = override.ends_at
+        next_primary = on_call(rotation, until).scheduled if until != handoff_at else following
     return OnCallNow(
         at=at,
         primary=primary,
@@ -79,6 +78,7 @@ def on_call(rotation: Rotation, at: datetime, overrides: Iterable[Override] = ()
         scheduled=scheduled,
         override=override,
         shift_started_at=_handoff(rotation, start),
-        handoff_at=_handoff(rotation, start + timedelta(days=7)),
-        next_primary=following,
+        handoff_at=handoff_at,
+        until=until,
+        next_primary=next_primary,
     )

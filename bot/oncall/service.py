@@ -27,6 +27,7 @@ from bot.oncall.store import IncidentStore
 
 _log = logging.getLogger("stackbot.oncall")
 POLL = timedelta(seconds=30)  # the longest the loop sleeps (it also wakes on new alerts)
+RETRY = timedelta(seconds=30)  # a step whose message could not be sent is tried again then
 
 
 class Page(BaseModel):
@@ -142,8 +143,11 @@ class OnCall:
             try:
                 page = await self._carry_out(claimed, step, pager, now)
             except Exception:
-                _log.exception("incident %s: step %d failed; will retry", incident.short_id, step)
-                await self.store.release_step(claimed, due_at=incident.next_page_at or now)
+                _log.exception(
+                    "incident %s: step %d could not be sent; trying again in %s",
+                    incident.short_id, step, RETRY,
+                )  # fmt: skip
+                await self.store.release_step(claimed, due_at=now + RETRY)
                 continue
             done.append(page)
         return done
@@ -152,7 +156,7 @@ class OnCall:
         who = await self.who(incident.environment, now)
         if step == 0:
             await pager.announce(incident, who)
-            await self.store.add_event(incident.id, "announced", "stackbot", now)
+            await self._history(incident, "announced", now, {})
             return Page(incident=incident, step=0, page="announce", target=incident.channel)
         escalation = self.escalation(incident.environment)[step - 1]
         target = {
@@ -163,10 +167,17 @@ class OnCall:
         page = Page(incident=incident, step=step, page=escalation.page, target=target)
         if target is not None:
             await pager.page(page)
-        await self.store.add_event(
-            incident.id, "paged", "stackbot", now, {"page": escalation.page, "target": target}
-        )
+        await self._history(incident, "paged", now, {"page": escalation.page, "target": target})
         return page
+
+    async def _history(
+        self, incident: Incident, kind: str, now: datetime, details: dict[str, str | None]
+    ) -> None:
+        """The step went out: record it, but never let a failure here send it again."""
+        try:
+            await self.store.add_event(incident.id, kind, "stackbot", now, details)
+        except Exception:
+            _log.exception("incident %s: %s, but not recorded", incident.short_id, kind)
 
     async def run(self, pager: Pager, stop: asyncio.Event) -> None:
         """Until ``stop``: take due steps, then sleep until the next one (or a new alert)."""

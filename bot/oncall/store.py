@@ -53,7 +53,8 @@ def _at(moment: datetime | None) -> str:
 
 def _refusal(incident: Incident, wanted: str) -> IncidentError:
     if incident.status is IncidentStatus.RESOLVED:
-        who = f" by <@{incident.resolved_by}>" if incident.resolved_by else ""
+        by = incident.resolved_by or ""
+        who = f" by <@{by}>" if by[:1] in "UW" and by.isalnum() else f" by {by}" if by else ""
         return IncidentError(
             f"Incident {incident.short_id} is already resolved{who} at "
             f"{_at(incident.resolved_at)}; nothing to {wanted}.",

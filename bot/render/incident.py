@@ -32,6 +32,11 @@ def _time(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
+def _channel(channel: str) -> str:
+    """A link to the channel when it is an id; a configured ``#name`` as it is."""
+    return f"<#{channel}>" if channel[:1] in "CG" else clip_escaped(channel, 80)[0]
+
+
 def _title(incident: Incident) -> str:
     return clip_escaped(incident.title, 200)[0]
 
@@ -108,7 +113,7 @@ def page_message(incident: Incident, *, step: str) -> SlackMessage:
     text = (
         f"{mention}:rotating_light: *{incident.severity.value.upper()}* incident on "
         f"`{clip_escaped(incident.environment, 64)[0]}`: *{_title(incident)}* — opened "
-        f"{_time(incident.opened_at)}{waited}. See <#{incident.channel}>."
+        f"{_time(incident.opened_at)}{waited}. See {_channel(incident.channel)}."
     )
     blocks = [_section(text)]
     if step != "channel":
@@ -136,7 +141,7 @@ def oncall_message(rows: Sequence[tuple[str, OnCallNow | None]]) -> SlackMessage
             line += (
                 f" (override by <@{now.override.created_by}>; the rotation has <@{now.scheduled}>)"
             )
-        line += f" · next: <@{now.next_primary}> from {_time(now.handoff_at)}"
+        line += f" · next: <@{now.next_primary}> from {_time(now.until)}"
         line += f" · secondary: <@{now.secondary}>" if now.secondary else " · no secondary"
         lines.append(line)
     text = "\n".join(lines) or "No environment you can see has a rotation."

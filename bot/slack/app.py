@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import (
+    COMMAND_PERMISSIONS,
     Permission,
     authorise,
     needs_approval,
@@ -184,7 +185,7 @@ class SlackBot:
                 await ack(response_type="ephemeral", text=messages.NO_ROLE)
                 return
         else:
-            needed = Permission.OPERATE if isinstance(command, OnCallOverride) else Permission.VIEW
+            needed = COMMAND_PERMISSIONS[command.verb]
             decision = authorise(self.inventory, command.env, user, groups, needed)
             if not decision.allowed:
                 await ack(response_type="ephemeral", text=decision.reason)

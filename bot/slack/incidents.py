@@ -9,13 +9,14 @@ receiving the same click change an incident once; the loser is told who won.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from bot.access import Permission, authorise, visible_environments
+from bot.access import COMMAND_PERMISSIONS, Permission, authorise, visible_environments
 from bot.audit.record import Kind, Surface
 from bot.audit.trail import AuditRequest
 from bot.oncall.intake import IntakeResult
@@ -85,13 +86,20 @@ class IncidentDesk:
 
     # --- the Pager ---------------------------------------------------------------------------
 
+    # A step is retried only when its message could not be sent; what follows the send
+    # (a thread note, the audit row, an edit) is done once, best effort, and logged if
+    # it fails: retrying it would send the page or the announcement twice.
+
     async def announce(self, incident: Incident, oncall: OnCallNow | None) -> None:
         message = incident_message(incident)
         posted = await self.client.chat_postMessage(
             channel=incident.channel, text=message.text, blocks=message.blocks
         )
-        now = await self.oncall.store.attach_message(
-            incident.id, incident.channel, str(posted["ts"])
+        await _best_effort("remember the message of", incident, self._announced(incident, posted))
+
+    async def _announced(self, incident: Incident, posted: Any) -> None:
+        now = await self.oncall.store.attach_message(  # the id Slack answers with, not a #name
+            incident.id, str(posted.get("channel") or incident.channel), str(posted["ts"])
         )
         if (now.status, now.alert_count) != (incident.status, incident.alert_count):
             await self._refresh(now)  # it changed while the message was on its way
@@ -115,12 +123,15 @@ class IncidentDesk:
             await self.client.chat_postMessage(
                 channel=page.target, text=message.text, blocks=message.blocks
             )
-            if incident.message_ts:
-                await self.client.chat_postMessage(
-                    channel=incident.channel, thread_ts=incident.message_ts,
-                    text=f"Paged <@{page.target}> ({STEP_WORDS[page.page]}): "
-                    f"not acknowledged after {waited}.",
-                )  # fmt: skip
+        await _best_effort("note the page of", incident, self._paged(incident, page, waited))
+
+    async def _paged(self, incident: Incident, page: Page, waited: str) -> None:
+        if incident.message_ts and page.page != "channel":
+            await self.client.chat_postMessage(
+                channel=incident.channel, thread_ts=incident.message_ts,
+                text=f"Paged <@{page.target}> ({STEP_WORDS[page.page]}): "
+                f"not acknowledged after {waited}.",
+            )  # fmt: skip
         await self._audit(
             incident, "stackbot", "paged", {"page": page.page, "target": page.target},
             surface="alert",
@@ -176,7 +187,7 @@ class IncidentDesk:
             return None
         groups = await self.bot.groups_of(user)
         decision = authorise(
-            self.bot.inventory, incident.environment, user, groups, Permission.VIEW
+            self.bot.inventory, incident.environment, user, groups, COMMAND_PERMISSIONS["incident"]
         )
         if not decision.allowed:
             await self.bot.audit_denied(user, incident.environment, "incident", decision.reason)
@@ -306,8 +317,17 @@ class IncidentDesk:
         self, incident: Incident, actor: str, kind: Kind, details: Mapping[str, Any],
         *, surface: Surface = "slack",
     ) -> None:  # fmt: skip
+        """One row; the incident's id is the correlation id, so `audit show` tells its story."""
         request = self._request(actor, incident.environment, f"incident.{kind}", surface=surface)
         if request is not None:
+            request = dataclasses.replace(request, correlation_id=incident.id)
             await request.record(
                 kind, {"incident": str(incident.id), "fingerprint": incident.fingerprint, **details}
             )
+
+
+async def _best_effort(what: str, incident: Incident, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        _log.exception("could not %s incident %s", what, incident.short_id)

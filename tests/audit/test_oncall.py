@@ -30,6 +30,7 @@ from bot.audit.spool import Spool
 from bot.audit.store import AuditStore, RowFilter
 from bot.audit.trail import AuditTrail
 from bot.config import Inventory, parse_inventory
+from bot.oncall.alerts import parse_payload
 from bot.oncall.intake import add_intake_routes
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
@@ -299,6 +300,9 @@ async def test_acknowledge_records_who_and_how_long_and_diagnoses_into_the_threa
         assert ("denied", STRANGER) in kinds
         ack = next(r for r in rows if r.kind == "acknowledged")
         assert ack.details["seconds_to_acknowledge"] == 125
+        # the incident's id is the correlation id: `stackbot audit show <id>` tells its story
+        story = await bot.trail.store.story(str(ack.details["incident"]))
+        assert [r.kind for r in story] == ["incident_opened", "acknowledged", "resolved"]
         assert not slack_api.violations
 
 
@@ -525,3 +529,43 @@ async def test_the_paged_person_acknowledges_from_the_direct_message(
         clock.advance(timedelta(minutes=30))
         assert await desk.run_due() == []
         assert slack_api.messages(DAVE) == []
+
+
+class FlakyPager:
+    """The desk, but the first announcement fails (Slack answering an error, say)."""
+
+    def __init__(self, desk: Any) -> None:
+        self.desk = desk
+        self.failures = 1
+
+    async def announce(self, incident: Any, oncall: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("chat.postMessage failed")
+        await self.desk.announce(incident, oncall)
+
+    async def page(self, page: Any) -> None:
+        await self.desk.page(page)
+
+    async def closed(self, incident: Any) -> None:
+        await self.desk.closed(incident)
+
+
+async def test_a_step_that_cannot_be_sent_is_tried_again_later_and_sent_once(
+    inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
+) -> None:
+    clock = FakeClock(WEDNESDAY)
+    async with replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot:
+        desk = bot.incidents
+        assert desk is not None
+        flaky = FlakyPager(desk)
+        await desk.oncall.ingest("prod", parse_payload(one_alert()))
+        assert await desk.oncall.run_due(flaky) == []  # failed: given back, not lost
+        assert incident_messages(slack_api) == []
+        assert await desk.oncall.run_due(flaky) == []  # not hammered: retried in 30 s
+        clock.advance(timedelta(seconds=30))
+        assert [p.page for p in await desk.oncall.run_due(flaky)] == ["announce"]
+        assert await desk.oncall.run_due(flaky) == []
+        assert len(incident_messages(slack_api)) == 1
+        # the escalation still counts from the opening, not from the retry
+        assert await desk.oncall.store.next_due() == WEDNESDAY + timedelta(minutes=5)

@@ -309,7 +309,7 @@ def test_oncall_with_an_override_names_who_set_it_and_the_rotation_person() -> N
     text = message.blocks[0]["text"]["text"]
     assert text.startswith("*prod*: <@UDAVE> until 2026-11-04 16:00 UTC")
     assert "(override by <@UCAROL>; the rotation has <@UALICE>)" in text
-    assert "next: <@UBOB> from 2026-11-09 09:00 UTC" in text
+    assert "next: <@UALICE> from 2026-11-04 16:00 UTC" in text  # the rotation resumes
 
 
 def test_oncall_lists_every_environment_including_ones_without_rotation() -> None:

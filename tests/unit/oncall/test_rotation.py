@@ -80,16 +80,22 @@ def test_an_override_holds_the_pager_until_it_ends() -> None:
         created="2026-11-04T11:00:00+00:00",
     )  # fmt: skip
     assert on_call(r, at("2026-11-04T12:00:00+00:00"), [cover, later]).primary == CAROL
-    # an override that outlives the week ends with the handoff in `until`
+    # an override that outlives the week holds across the handoff; then the rotation resumes
     long = override(DAVE, "2026-11-08T00:00:00+00:00", "2026-11-12T00:00:00+00:00")
     now = on_call(r, at("2026-11-08T12:00:00+00:00"), [long])
-    assert now.until == at("2026-11-09T08:00:00+00:00")
+    assert (now.primary, now.until, now.next_primary) == (DAVE, long.ends_at, BOB)
+    assert on_call(r, at("2026-11-10T12:00:00+00:00"), [long]).primary == DAVE
+    assert on_call(r, at("2026-11-12T00:00:00+00:00"), [long]).primary == BOB
 
 
 def test_an_override_by_the_next_person_leaves_the_scheduled_one_as_secondary() -> None:
     cover = override(BOB, "2026-11-04T10:00:00+00:00", "2026-11-04T14:00:00+00:00")
     now = on_call(rotation(), at("2026-11-04T12:00:00+00:00"), [cover])
     assert now.primary == BOB and now.secondary == ALICE
+    # handing the pager to the configured secondary leaves a secondary: the next person
+    to_dave = override(DAVE, "2026-11-04T10:00:00+00:00", "2026-11-04T14:00:00+00:00")
+    now = on_call(rotation(secondary=DAVE), at("2026-11-04T12:00:00+00:00"), [to_dave])
+    assert now.primary == DAVE and now.secondary == BOB
 
 
 @pytest.mark.parametrize(
