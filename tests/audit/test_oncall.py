@@ -272,6 +272,10 @@ async def test_acknowledge_records_who_and_how_long_and_diagnoses_into_the_threa
         # the only host has no known_hosts entry: the real SSH transport refuses it, and says so
         assert "web1" in str(diagnosis[0].blocks) and "vouched" in str(diagnosis[0].blocks)
 
+        await click(bot, message, "Diagnose", VIEWER)  # anyone with a role may diagnose again
+        reports = [r for r in thread(slack_api, message) if "prod · CRITICAL" in str(r.blocks)]
+        assert len(reports) == 2
+
         await click(bot, as_seen, "Acknowledge", BOB)  # a second click, someone else
         assert f"already acknowledged by <@{ALICE}>" in slack_api.ephemerals(BOB)[-1].text
 
@@ -286,6 +290,8 @@ async def test_acknowledge_records_who_and_how_long_and_diagnoses_into_the_threa
         listing = slack_api.ephemerals(VIEWER)[-1]
         assert "Postgres is down on db" in str(listing.blocks)
         assert f"acknowledged by <@{ALICE}>" in str(listing.blocks)
+        await click(bot, message, "Resolve", STRANGER)  # no role: refused, still open
+        assert "no role" in slack_api.ephemerals(STRANGER)[-1].text.lower()
         await click(bot, message, "Resolve", VIEWER)
         (message,) = incident_messages(slack_api)
         assert f"*Resolved* by <@{VIEWER}>" in str(message.blocks)
