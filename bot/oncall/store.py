@@ -33,6 +33,13 @@ COLUMNS = (
 OVERRIDE_COLUMNS = "id, environment, user_id, starts_at, ends_at, created_by, created_at"
 
 
+_ACKNOWLEDGED = (
+    "status = 'acknowledged', acknowledged_by = %(by)s, acknowledged_at = %(now)s, "
+    "next_page_at = NULL"
+)
+_RESOLVED = "status = 'resolved', resolved_by = %(by)s, resolved_at = %(now)s, next_page_at = NULL"
+
+
 class IncidentError(StackbotError):
     """An incident cannot do what was asked; the message says why, for the user."""
 
@@ -127,40 +134,30 @@ class IncidentStore:
         self, environment: str, fingerprint: str, *, by: str, now: datetime
     ) -> Incident | None:
         """Resolve the open incident of this alert; None when there is none."""
-        row = await self._update(
+        return await self._transition(
             "environment = %(env)s AND fingerprint = %(fp)s AND status <> 'resolved'",
-            "status = 'resolved', resolved_by = %(by)s, resolved_at = %(now)s, next_page_at = NULL",
-            {"env": environment, "fp": fingerprint, "by": by, "now": now},
-        )
-        if row is not None:
-            await self.add_event(row.id, "resolved", by, now)
-        return row
+            _RESOLVED, "resolved", by, now, {"env": environment, "fp": fingerprint},
+        )  # fmt: skip
 
     # --- people -------------------------------------------------------------------------------
 
     async def acknowledge(self, incident_id: uuid.UUID | str, user: str, now: datetime) -> Incident:
         """``user`` owns it now; escalation stops. Succeeds once; else says who did."""
-        row = await self._update(
-            "id = %(id)s AND status = 'open'",
-            "status = 'acknowledged', acknowledged_by = %(user)s, acknowledged_at = %(now)s, "
-            "next_page_at = NULL",
-            {"id": _uuid(incident_id), "user": user, "now": now},
-        )
+        row = await self._transition(
+            "id = %(id)s AND status = 'open'", _ACKNOWLEDGED, "acknowledged", user, now,
+            {"id": _uuid(incident_id)},
+        )  # fmt: skip
         if row is None:
             raise _refusal(await self.get(incident_id), "acknowledge")
-        await self.add_event(row.id, "acknowledged", user, now)
         return row
 
     async def resolve(self, incident_id: uuid.UUID | str, user: str, now: datetime) -> Incident:
-        row = await self._update(
-            "id = %(id)s AND status <> 'resolved'",
-            "status = 'resolved', resolved_by = %(user)s, resolved_at = %(now)s, "
-            "next_page_at = NULL",
-            {"id": _uuid(incident_id), "user": user, "now": now},
-        )
+        row = await self._transition(
+            "id = %(id)s AND status <> 'resolved'", _RESOLVED, "resolved", user, now,
+            {"id": _uuid(incident_id)},
+        )  # fmt: skip
         if row is None:
             raise _refusal(await self.get(incident_id), "resolve")
-        await self.add_event(row.id, "resolved", user, now)
         return row
 
     # --- escalation -----------------------------------------------------------------------------
@@ -301,6 +298,16 @@ class IncidentStore:
             return await cur.fetchone() is not None
 
     # --- plumbing ---------------------------------------------------------------------------------
+
+    async def _transition(
+        self, where: str, changes: str, kind: str, by: str, now: datetime,
+        params: Mapping[str, Any],
+    ) -> Incident | None:  # fmt: skip
+        """One state change (escalation stops) and its history row; None if nothing matched."""
+        row = await self._update(where, changes, {**params, "by": by, "now": now})
+        if row is not None:
+            await self.add_event(row.id, kind, by, now)
+        return row
 
     async def _update(self, where: str, changes: str, params: Mapping[str, Any]) -> Incident | None:
         async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -136,6 +136,20 @@ async def intake(bot: SlackBot) -> AsyncIterator[str]:
         await server.close()
 
 
+@asynccontextmanager
+async def started(
+    inventory: Inventory, conninfo: str, slack: SlackStub, tmp_path: Path,
+    at: datetime = WEDNESDAY,
+) -> AsyncIterator[tuple[SlackBot, str, FakeClock]]:  # fmt: skip
+    """One replica with its alert endpoint, on a clock the test moves."""
+    clock = FakeClock(at)
+    async with (
+        replica(inventory, conninfo, slack, clock, tmp_path / "a.jsonl") as bot,
+        intake(bot) as url,
+    ):
+        yield bot, url, clock
+
+
 async def post_alert(
     url: str, payload: object, *, token: str | None = TOKEN, raw: bytes | None = None
 ) -> tuple[int, dict[str, Any]]:
@@ -204,11 +218,7 @@ async def incident_count(conninfo: str) -> int:
 async def test_an_alert_opens_one_incident_mentioning_who_is_on_call_and_resolves_it(
     inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
 ) -> None:
-    clock = FakeClock(WEDNESDAY)
-    async with (
-        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
-        intake(bot) as url,
-    ):
+    async with started(inventory, conninfo, slack_api, tmp_path) as (bot, url, clock):
         status, answer = await post_alert(url, one_alert())
         assert status == 200 and answer["opened"] == 1
         await bot.drain()
@@ -246,11 +256,7 @@ async def test_an_alert_opens_one_incident_mentioning_who_is_on_call_and_resolve
 async def test_acknowledge_records_who_and_how_long_and_diagnoses_into_the_thread(
     inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
 ) -> None:
-    clock = FakeClock(WEDNESDAY)
-    async with (
-        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
-        intake(bot) as url,
-    ):
+    async with started(inventory, conninfo, slack_api, tmp_path) as (bot, url, clock):
         await post_alert(url, one_alert())
         await bot.drain()
         (message,) = incident_messages(slack_api)
@@ -315,11 +321,7 @@ async def test_acknowledge_records_who_and_how_long_and_diagnoses_into_the_threa
 async def test_no_acknowledgement_pages_primary_then_secondary_then_the_channel_on_time(
     inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
 ) -> None:
-    clock = FakeClock(WEDNESDAY)
-    async with (
-        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
-        intake(bot) as url,
-    ):
+    async with started(inventory, conninfo, slack_api, tmp_path) as (bot, url, clock):
         desk = bot.incidents
         assert desk is not None
         await post_alert(url, one_alert())
@@ -358,11 +360,9 @@ async def test_the_rotation_handoff_and_an_override_pick_the_right_person(
     inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
 ) -> None:
     handoff = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)  # Monday 09:00 Berlin: Alice → Bob
-    clock = FakeClock(handoff - timedelta(seconds=30))
-    async with (
-        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
-        intake(bot) as url,
-    ):
+    async with started(
+        inventory, conninfo, slack_api, tmp_path, at=handoff - timedelta(seconds=30)
+    ) as (bot, url, clock):
         desk = bot.incidents
         assert desk is not None
         await post_alert(url, one_alert("before-handoff"))
@@ -480,11 +480,7 @@ class RunningClock:
 async def test_wrong_token_or_malformed_payload_is_refused_and_nothing_is_stored(
     inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
 ) -> None:
-    clock = FakeClock(WEDNESDAY)
-    async with (
-        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
-        intake(bot) as url,
-    ):
+    async with started(inventory, conninfo, slack_api, tmp_path) as (bot, url, _):
         assert bot.incidents is not None
         assert await bot.incidents.oncall.store.open_incidents(["prod"]) == []  # schema in place
         status, body = await post_alert(url, one_alert(), token="wrong-token")
@@ -507,11 +503,7 @@ async def test_wrong_token_or_malformed_payload_is_refused_and_nothing_is_stored
 async def test_the_paged_person_acknowledges_from_the_direct_message(
     inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
 ) -> None:
-    clock = FakeClock(WEDNESDAY)
-    async with (
-        replica(inventory, conninfo, slack_api, clock, tmp_path / "a.jsonl") as bot,
-        intake(bot) as url,
-    ):
+    async with started(inventory, conninfo, slack_api, tmp_path) as (bot, url, clock):
         desk = bot.incidents
         assert desk is not None
         await post_alert(url, one_alert())
