@@ -104,8 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
 class SlackStub:
     """The stand-in; use as a context manager (or ``start()`` / ``stop()``)."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1") -> None:
         self.token = token
+        self.host = host  # a lab address on this machine when containers must reach it
         self.users: dict[str, Json] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.violations: list[Violation] = []
@@ -135,7 +136,7 @@ class SlackStub:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> SlackStub:
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server((self.host, 0), _Handler)
         server.stub = self
         self._server = server
         self._thread = threading.Thread(
