@@ -91,6 +91,8 @@ def alert_environments(inventory: Inventory) -> list[str]:
 def _on_call_loops(bot: SlackBot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     """The escalation loop, and the watcher when an environment asks for one."""
     desk = bot.incidents
+    if not alert_environments(bot.inventory):
+        return []  # no environment has a channel for incidents: nothing to escalate
     if desk is None:
         _log.warning("on-call is off: the database cannot be reached")
         return []
