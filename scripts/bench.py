@@ -3,7 +3,10 @@
 Measures, with the lab running (it starts it if needed and leaves it as found):
 - SSH connect + authenticate (pooled connection, first use);
 - one Docker Engine API call through the forwarded socket, on a warm connection;
-- a full `diagnose` of one host, per scenario (read + judge), median of N runs.
+- a full `diagnose` of one host, per scenario (read + judge), median of N runs;
+- on-call (embedded Postgres, the Slack stand-in): an alert posted over HTTP until
+  its incident message is in the channel; a repeat of it; one escalation pass paging
+  100 due incidents.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.config import load_inventory
 from bot.diagnosis import build_report
@@ -78,11 +83,125 @@ async def diagnose_bench(lab: Lab, scenarios: list[str], repeat: int) -> None:
         print(f"diagnose {name:8} (new connection)  ", median_ms(await timed(once, repeat)))
 
 
+async def oncall_bench(repeat: int) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+    from pydantic import SecretStr
+
+    from bot.audit.embedded import EmbeddedPostgres
+    from bot.audit.spool import Spool
+    from bot.audit.store import AuditStore
+    from bot.audit.trail import AuditTrail
+    from bot.config import parse_inventory
+    from bot.oncall.intake import add_intake_routes
+    from bot.slack.app import SlackBot
+    from bot.slack.settings import SlackSettings
+    from tests.audit.conftest import stop_by_pid
+    from tests.clock import FakeClock
+    from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
+
+    def start() -> tuple[Path, EmbeddedPostgres]:
+        root = Path(tempfile.mkdtemp(prefix="stackbot-bench-"))
+        root.chmod(0o711)  # the embedded server runs as nobody when we are root
+        server = EmbeddedPostgres(root / "data")
+        server.start()
+        return root, server
+
+    root, server = await asyncio.to_thread(start)
+    inventory = parse_inventory(
+        {
+            "environments": {
+                "prod": {
+                    "hosts": {"web1": {"address": "127.0.0.1"}},
+                    "slack_channel": "CPROD",
+                    "oncall": {"rotation": {"users": ["UALICE", "UBOB"], "start": "2026-11-02"}},
+                }
+            },
+            "data_dir": str(root / "state"),
+        },
+        source="bench",
+        base_dir=root,
+    )
+    clock = FakeClock(datetime(2026, 11, 4, 10, 0, tzinfo=UTC))
+    token = "bench-token"  # noqa: S105 (a test token)
+    try:
+        with SlackStub() as slack:
+            settings = SlackSettings(
+                bot_token=SecretStr(DEFAULT_TOKEN), signing_secret=SecretStr("s"),
+                api_url=slack.api_url,
+            )  # fmt: skip
+            async with AuditStore(server.conninfo) as store:
+                trail = AuditTrail(store, Spool(root / "spool.jsonl"))
+                bot = SlackBot(inventory, settings, trail=trail, lock_dir=root, clock=clock)
+                assert bot.incidents is not None
+                app = web.Application()
+                add_intake_routes(
+                    app, token=token, environments=["prod"], sink=bot.incidents.receive
+                )
+                http = TestServer(app, host="127.0.0.1")
+                await http.start_server()
+                url = str(http.make_url("/alerts/prod"))
+                auth = {"Authorization": f"Bearer {token}"}
+                counter = iter(range(10**6))
+                async with aiohttp.ClientSession() as client:
+
+                    async def post(fingerprint: str) -> None:
+                        alert = {"title": "bench", "fingerprint": fingerprint}
+                        async with client.post(url, json=alert, headers=auth) as response:
+                            assert response.status == 200
+                        await bot.drain()
+
+                    async def new_alert() -> None:
+                        await post(f"fp{next(counter)}")
+
+                    async def repeat_alert() -> None:
+                        await post("fp0")
+
+                    print(
+                        "alert → incident message (HTTP) ",
+                        median_ms(await timed(new_alert, repeat * 4)),
+                    )
+                    print(
+                        "the same alert again            ",
+                        median_ms(await timed(repeat_alert, repeat * 4)),
+                    )
+                    for n in range(100):
+                        await bot.incidents.oncall.ingest("prod", [_bench_alert(n)])
+                    await bot.incidents.run_due()  # the announcements
+                    clock.advance(timedelta(minutes=5))
+
+                    async def page_all() -> None:
+                        pages = await bot.incidents.run_due()  # type: ignore[union-attr]
+                        assert len(pages) >= 100
+
+                    print("escalation pass paging 100      ", median_ms(await timed(page_all, 1)))
+                await http.close()
+                await bot.drain()
+    finally:
+        await asyncio.to_thread(stop_by_pid, server)
+        await asyncio.to_thread(shutil.rmtree, root, True)
+
+
+def _bench_alert(n: int) -> Any:
+    from bot.oncall.models import Alert
+
+    return Alert(fingerprint=f"page{n}", title=f"bench {n}", source="generic")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scenarios", default="healthy,S1,S5")
+    parser.add_argument("--only-oncall", action="store_true", help="skip the lab benchmarks")
     args = parser.parse_args()
+    asyncio.run(oncall_bench(args.repeat))
+    if args.only_oncall:
+        return
     lab = Lab()
     started_here = lab.start()
     try:
