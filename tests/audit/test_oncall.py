@@ -567,3 +567,40 @@ async def test_a_step_that_cannot_be_sent_is_tried_again_later_and_sent_once(
         assert len(incident_messages(slack_api)) == 1
         # the escalation still counts from the opening, not from the retry
         assert await desk.oncall.store.next_due() == WEDNESDAY + timedelta(minutes=5)
+
+
+async def test_two_replicas_share_one_incident_and_one_watch_per_period(
+    inventory: Inventory, conninfo: str, slack_api: SlackStub, tmp_path: Path
+) -> None:
+    clock = FakeClock(WEDNESDAY)
+    async with (
+        replica(inventory, conninfo, slack_api, clock, tmp_path / "b.jsonl") as b,
+        replica(inventory, conninfo, slack_api, clock, tmp_path / "c.jsonl") as c,
+    ):
+        assert b.incidents is not None and c.incidents is not None
+        desks = (b.incidents, c.incidents)
+        # the same alert reaches both replicas at once, several times (Alertmanager HA pairs)
+        alerts = parse_payload(one_alert())
+        results = await asyncio.gather(
+            *(desk.receive("prod", list(alerts)) for desk in desks for _ in range(4))
+        )
+        assert sorted(r.opened for r in results) == [0] * 7 + [1]
+        await asyncio.gather(b.drain(), c.drain())
+        await asyncio.gather(*(desk.run_due() for desk in desks))
+        await asyncio.gather(b.drain(), c.drain())
+        (message,) = incident_messages(slack_api)
+        assert "8 alerts" in str(message.blocks)
+
+        stores = [desk.oncall.store for desk in desks]
+        every = timedelta(minutes=5)
+        first = await asyncio.gather(
+            *(s.claim_watch("prod", every, clock.now()) for s in stores * 3)
+        )
+        assert first.count(True) == 1  # one replica runs this period's watch
+        clock.advance(timedelta(minutes=4))
+        assert not any([await s.claim_watch("prod", every, clock.now()) for s in stores])
+        clock.advance(timedelta(minutes=1))
+        again = await asyncio.gather(
+            *(s.claim_watch("prod", every, clock.now()) for s in stores * 3)
+        )
+        assert again.count(True) == 1
