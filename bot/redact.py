@@ -76,8 +76,11 @@ _AUTHORIZATION = re.compile(
 _BEARER = re.compile(r"(?P<head>\bBearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})")
 _SLACK_TOKEN = re.compile(r"\bxox[baprs]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+# The key is at most 128 characters: unbounded, every position of a long run of word
+# characters (a token, a base64 blob) would scan to the run's end (quadratic; 50,000
+# characters took 30 s). A longer key still matches by its last 128 characters.
 _KEY_VALUE = re.compile(
-    r"(?P<head>(?P<kq>[\"']?)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?P=kq)[ \t]*[=:][ \t]*)"
+    r"(?P<head>(?P<kq>[\"']?)(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,127})(?P=kq)[ \t]*[=:][ \t]*)"
     r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.)*)\"|'(?P<sq>[^'\n]*)'|(?P<bare>[^\s,;&\"']+))"
 )
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "bot", "digest", "negotiate"})

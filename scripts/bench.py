@@ -4,6 +4,7 @@ Measures, with the lab running (it starts it if needed and leaves it as found):
 - SSH connect + authenticate (pooled connection, first use);
 - one Docker Engine API call through the forwarded socket, on a warm connection;
 - a full `diagnose` of one host, per scenario (read + judge), median of N runs;
+- redacting a very long token and a long log (secrets masked everywhere output goes);
 - on-call (embedded Postgres, the Slack stand-in): an alert posted over HTTP until
   its incident message is in the channel; a repeat of it; one escalation pass paging
   100 due incidents.
@@ -193,12 +194,28 @@ def _bench_alert(n: int) -> Any:
     return Alert(fingerprint=f"page{n}", title=f"bench {n}", source="generic")
 
 
+def redact_bench(repeat: int) -> None:
+    from bot.redact import redact_text
+
+    for label, text in (
+        ("50,000-char token", "a1" * 25_000),
+        ("50,000-char log, key=value pairs", "DB_PASSWORD=x user=app " * 2_200),
+    ):
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            redact_text(text)
+            samples.append(time.perf_counter() - started)
+        print(f"redact a {label:34}", median_ms(samples))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scenarios", default="healthy,S1,S5")
     parser.add_argument("--only-oncall", action="store_true", help="skip the lab benchmarks")
     args = parser.parse_args()
+    redact_bench(args.repeat)
     asyncio.run(oncall_bench(args.repeat))
     if args.only_oncall:
         return

@@ -206,3 +206,13 @@ def test_redact_model_returns_the_same_type_redacted() -> None:
     assert isinstance(out, Sample)
     assert out == Sample(name="uses ***", labels={"API_TOKEN": REDACTED, "tier": "db"})
     assert model.name == "uses hunter22x"  # the original is left alone
+
+
+def test_a_secret_key_after_a_long_run_of_word_characters_is_still_masked() -> None:
+    # the key pattern is bounded (128 characters) so long tokens are scanned in linear time;
+    # a longer key still matches by its end
+    long_key = "A" * 300 + "_PASSWORD=hunter22"
+    assert redact_text(long_key) == "A" * 300 + "_PASSWORD=***"
+    token = "a1" * 25_000
+    assert redact_text(f"{token} DB_PASSWORD: 'x y'") == f"{token} DB_PASSWORD: '***'"
+    assert redact_text("9PASSWORD=hunter22") == "9PASSWORD=***"
