@@ -34,6 +34,9 @@ def quote_argv(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
+EXEC_TIMEOUT = 60.0  # seconds a command in a container may run (exec_run)
+
+
 class CommandResult(BaseModel):
     """The outcome of one command on a host (like asyncssh's SSHCompletedProcess)."""
 
@@ -84,8 +87,14 @@ class DockerEngine(Protocol):
 
     async def logs(self, ref: str, *, tail: int = 50) -> str: ...
 
-    async def exec_run(self, ref: str, argv: Sequence[str]) -> ExecResult:
-        """Run ``argv`` (no shell) in a running container; stdout and stderr together."""
+    async def exec_run(
+        self, ref: str, argv: Sequence[str], *, timeout: float = EXEC_TIMEOUT
+    ) -> ExecResult:
+        """Run ``argv`` (no shell) in a running container; stdout and stderr together.
+
+        ``CommandTimeout`` when it has not finished within ``timeout`` seconds (it may
+        still be running in the container).
+        """
         ...
 
     # --- writes: only actions' ``apply`` reaches these (plans get bot.action.ReadOnlyHost)

@@ -45,6 +45,7 @@ OUTPUT_LINES = 15
 OUTPUT_CHARS = 2000
 PGDATA_DEFAULT = "/var/lib/postgresql/data"
 _ANONYMOUS_LENGTH = 64
+MIGRATE_TIMEOUT = 1800.0  # a migration (or the dump before it) may run quietly for long
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -224,7 +225,7 @@ async def _exec_step(
     done: str,
 ) -> StepOutcome:
     try:
-        result = await session.docker.exec_run(container, argv)
+        result = await session.docker.exec_run(container, argv, timeout=MIGRATE_TIMEOUT)
     except HostError as exc:
         return StepOutcome(
             step=description, ok=False, detail=redact_text(exc.detail, known_secrets=secrets)

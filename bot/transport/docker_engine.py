@@ -8,12 +8,16 @@ docker-py and requests exceptions are mapped to ``bot.errors`` here and only her
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shlex
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import requests.exceptions
+from docker.utils.socket import frames_iter
 
 from bot.docker_objects import (
     ContainerDetails,
@@ -24,8 +28,8 @@ from bot.docker_objects import (
     NetworkSummary,
     Volume,
 )
-from bot.errors import DockerAPIError, DockerObjectNotFound, DockerUnavailable
-from bot.session import ExecResult
+from bot.errors import CommandTimeout, DockerAPIError, DockerObjectNotFound, DockerUnavailable
+from bot.session import EXEC_TIMEOUT, ExecResult
 
 T = TypeVar("T")
 
@@ -130,15 +134,41 @@ class DockerEngineClient:
         )
         return raw.decode("utf-8", errors="replace")
 
-    async def exec_run(self, ref: str, argv: Sequence[str]) -> ExecResult:
+    async def exec_run(
+        self, ref: str, argv: Sequence[str], *, timeout: float = EXEC_TIMEOUT
+    ) -> ExecResult:
+        """docker-py reads an exec's output with no time limit at all (it turns the socket's
+        timeout off and polls): the output is read here from the raw socket, and a command
+        still running after ``timeout`` has its socket shut, which ends the read."""
         command = list(argv)
 
-        def run(api: docker.APIClient) -> tuple[int | None, bytes]:
+        def start(api: docker.APIClient) -> tuple[str, Any]:
             created = api.exec_create(ref, cmd=command, stdout=True, stderr=True, tty=False)
-            output: bytes = api.exec_start(created["Id"], demux=False)
-            return api.exec_inspect(created["Id"]).get("ExitCode"), output or b""
+            return str(created["Id"]), api.exec_start(created["Id"], socket=True)
 
-        exit_code, output = await self._request(run)
+        exec_id, sock = await self._request(start)
+        raw = getattr(sock, "_sock", sock)
+
+        def read() -> bytes:
+            frames = frames_iter(sock, tty=False)  # type: ignore[no-untyped-call]
+            return b"".join(data for _, data in frames)
+
+        reader: asyncio.Task[bytes] = asyncio.get_running_loop().create_task(self._call(read))
+        try:
+            output: bytes = await asyncio.wait_for(asyncio.shield(reader), timeout)
+        except TimeoutError:
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)  # wakes the reading thread
+            with contextlib.suppress(Exception):
+                await reader
+            raise CommandTimeout(
+                self._host, f"{shlex.join(command)} (in {ref})", timeout, "", ""
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+                raw.close()  # the hijacked connection: nothing else will close it
+        exit_code = await self._request(lambda api: api.exec_inspect(exec_id).get("ExitCode"))
         return ExecResult(
             container=ref,
             argv=tuple(command),

@@ -46,6 +46,8 @@ from runbooks.diagnose.facts import (
 
 LOG_TAIL = 200
 OUTPUT_TAIL = 2000
+RESOLVE_TIMEOUT = 10.0  # getent hosts: a resolver that hangs this long counts as unknown
+MIGRATION_CHECK_TIMEOUT = 60.0
 
 
 class DeadlineExceeded(HostError):
@@ -342,7 +344,9 @@ def _names_to_resolve(
 
 async def _resolve(session: HostSession, container: str, hostname: str) -> Resolution:
     try:
-        result = await session.docker.exec_run(container, ["getent", "hosts", hostname])
+        result = await session.docker.exec_run(
+            container, ["getent", "hosts", hostname], timeout=RESOLVE_TIMEOUT
+        )
     except HostError:
         return Resolution(container=container, hostname=hostname, resolved=None)
     if result.exit_code == 0:
@@ -366,7 +370,9 @@ async def _migration_check(
     if app is None:
         return None
     try:
-        result = await session.docker.exec_run(app.name, stack.migration_check_command)
+        result = await session.docker.exec_run(
+            app.name, stack.migration_check_command, timeout=MIGRATION_CHECK_TIMEOUT
+        )
     except HostError as exc:
         return MigrationCheck(
             stack=stack.name,

@@ -81,6 +81,24 @@ async def test_timeout_keeps_partial_output(lab: Lab, inventory: Inventory) -> N
         assert (await session.run(["echo", "again"])).stdout == "again\n"
 
 
+async def test_a_command_in_a_container_gets_its_own_time_limit(
+    lab: Lab, inventory: Inventory
+) -> None:
+    ensure_scenario(lab, "healthy")
+    host = inventory.resolved_host("lab", "h1")
+    async with Transport(inventory.ssh) as transport, transport.session(host) as session:
+        # quiet for 2 s, then done: within its 5 s limit
+        done = await session.docker.exec_run(
+            "shop_db_1", ["sh", "-c", "sleep 2; echo done"], timeout=5
+        )
+        assert (done.exit_code, done.output) == (0, "done\n")
+        with pytest.raises(CommandTimeout) as info:
+            await session.docker.exec_run("shop_db_1", ["sleep", "30"], timeout=1)
+        assert "sleep 30 (in shop_db_1)" in info.value.message and "1 s" in info.value.message
+        # the shared client is unaffected
+        assert (await session.docker.version()).api_version
+
+
 async def test_docker_api_and_files_through_one_connection(lab: Lab, inventory: Inventory) -> None:
     host = inventory.resolved_host("lab", "h1")
     before = lab.login_count("h1")

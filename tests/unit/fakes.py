@@ -26,7 +26,7 @@ from bot.docker_objects import (
     Volume,
 )
 from bot.errors import CommandFailed, DockerObjectNotFound
-from bot.session import CommandResult, Database, DockerEngine, ExecResult
+from bot.session import EXEC_TIMEOUT, CommandResult, Database, DockerEngine, ExecResult
 
 Handler = Callable[[tuple[str, ...]], CommandResult | BaseException]
 ExecHandler = Callable[[str, tuple[str, ...]], ExecResult | BaseException]
@@ -132,7 +132,9 @@ class FakeDocker:
         await self.log.around("logs")
         return self.log_text.get(ref, "")
 
-    async def exec_run(self, ref: str, argv: Sequence[str]) -> ExecResult:
+    async def exec_run(
+        self, ref: str, argv: Sequence[str], *, timeout: float = EXEC_TIMEOUT
+    ) -> ExecResult:
         await self.log.around("exec_run")
         if self.exec_handler is None:
             raise AssertionError(f"no canned answer for docker.exec_run({ref!r}, {argv!r})")

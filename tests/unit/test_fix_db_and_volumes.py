@@ -44,7 +44,7 @@ class WritingDocker(FakeDocker):
     removed: list[str] = field(default_factory=list)
     execs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
-    async def exec_run(self, ref: str, argv: Sequence[str]) -> ExecResult:
+    async def exec_run(self, ref: str, argv: Sequence[str], *, timeout: float = 60) -> ExecResult:
         self.execs.append((ref, tuple(argv)))
         return await super().exec_run(ref, argv)
 
