@@ -60,9 +60,7 @@ def ensure_user() -> None:
     if locked:
         run(["usermod", "-p", "*", LAB_USER])
     home = Path(entry.pw_dir)
-    # the user may have been made by a lab of another slot (its own run dir): make its
-    # home whichever lab's it is, or sshd says "Could not chdir to home directory"
-    if home.is_relative_to(RUN_DIR) or str(home).startswith("/run/stackbot-lab"):
+    if home.is_relative_to(RUN_DIR):
         home.mkdir(parents=True, exist_ok=True)
         os.chown(home, entry.pw_uid, entry.pw_gid)
         home.chmod(0o750)
