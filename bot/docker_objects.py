@@ -86,6 +86,7 @@ class EndpointSettings(EngineModel):
     ip_address: str = Field("", alias="IPAddress")
     aliases: tuple[str, ...] = Field((), alias="Aliases")
     dns_names: tuple[str, ...] = Field((), alias="DNSNames")
+    ipam_config: dict[str, Any] | None = Field(None, alias="IPAMConfig")  # static addresses
 
     @field_validator("aliases", "dns_names", mode="before")
     @classmethod
@@ -158,6 +159,12 @@ class ContainerConfig(EngineModel):
     healthcheck: dict[str, Any] | None = Field(None, alias="Healthcheck")
     exposed_ports: dict[str, Any] = Field(default_factory=dict, alias="ExposedPorts")
     volumes: dict[str, Any] = Field(default_factory=dict, alias="Volumes")
+    user: str = Field("", alias="User")
+    working_dir: str = Field("", alias="WorkingDir")
+    stop_signal: str | None = Field(None, alias="StopSignal")
+    stop_timeout: int | None = Field(None, alias="StopTimeout")
+    tty: bool = Field(False, alias="Tty")
+    open_stdin: bool = Field(False, alias="OpenStdin")
 
     @field_validator("env", "cmd", "entrypoint", mode="before")
     @classmethod

@@ -33,9 +33,10 @@ Two paths, chosen by the container's labels:
   old one ran, then the old one is removed. When a step after the stop fails,
   the old container is put back (new one removed, renamed back, started).
   The image is the one the old container ran: its tag when the tag still
-  points at it, else its id. Not carried over: ``User``, ``WorkingDir``,
-  ``StopSignal``, ``Tty`` and static IPs (the typed inspect does not hold
-  them): such a container gets the image's defaults.
+  points at it, else its id. Carried over too: ``User``, ``WorkingDir``,
+  ``StopSignal``, ``StopTimeout``, ``Tty``, ``OpenStdin`` and the static
+  address on the primary network. Not carried over: a static address on
+  another network (connected without one).
 
 Nothing to do (empty plan) when the running container already has what it
 would get: compose path, the stack's env file(s) read on the host compared as
@@ -474,12 +475,30 @@ def clone_body(c: ContainerDetails, env: list[str], image: str) -> dict[str, Any
     }
     if config.healthcheck is not None:
         body["Healthcheck"] = dict(config.healthcheck)
+    # what the container ran as, where, and how it stops (else the image's defaults)
+    body.update(
+        {
+            key: value
+            for key, value in (
+                ("User", config.user),
+                ("WorkingDir", config.working_dir),
+                ("StopSignal", config.stop_signal),
+                ("StopTimeout", config.stop_timeout),
+                ("Tty", config.tty),
+                ("OpenStdin", config.open_stdin),
+            )
+            if value
+        }
+    )
     primary = primary_network(c)
     if primary is not None:
         endpoint: dict[str, Any] = {}
         aliases = _aliases(c, primary)
         if aliases:
             endpoint["Aliases"] = aliases
+        static = c.networks[primary].ipam_config
+        if static:
+            endpoint["IPAMConfig"] = dict(static)
         body["NetworkingConfig"] = {"EndpointsConfig": {primary: endpoint}}
     return body
 
@@ -520,7 +539,8 @@ def api_steps(
     summary: dict[str, Any] = {
         "Image": image,
         "Env": f"<Env of {old}, with {', '.join(keys)} from {env_file}: values not shown>",
-        "Cmd, Entrypoint, Labels, Healthcheck, ExposedPorts, Volumes": as_old,
+        "Cmd, Entrypoint, Labels, Healthcheck, ExposedPorts, Volumes, User, WorkingDir, "
+        "StopSignal": as_old,
         "HostConfig": as_old,
     }
     primary = primary_network(c)

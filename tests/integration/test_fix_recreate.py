@@ -43,7 +43,8 @@ PROJECT = "filter-ical"
 PROD = ("filter-ical-db-production", "filter-ical-backend-production")
 STAGING_DB = "filter-ical-db-staging"
 STAGING_BACKEND = "filter-ical-backend-staging"
-SCRATCH = ("recreate-anon", "recreate-stale")  # containers these tests make by hand
+SCRATCH = ("recreate-anon", "recreate-stale", "recreate-as")  # made by hand here
+STATIC_NET = "recreate-static"
 T = TypeVar("T")
 
 
@@ -242,6 +243,47 @@ def test_anonymous_volume_with_data_is_refused(
     assert ids(lab, name)[name] == cid
     assert exec_in(lab.docker("h1"), name, ["cat", "/data/file"])[1].strip() == "keep-me"
     assert env_of(lab, name)["MODE"] == "old"
+
+
+def test_api_recreate_keeps_user_workdir_stop_signal_and_a_static_address(
+    lab: Lab, s5: ScenarioInfo, inventory: Inventory, tmp_path: Path
+) -> None:
+    client = lab.docker("h1")
+    name = SCRATCH[2]
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(name).remove(force=True, v=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.networks.get(STATIC_NET).remove()
+    pool = docker.types.IPAMPool(subnet="10.251.7.0/24")  # inside h1's own namespace
+    network = client.networks.create(STATIC_NET, ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+    try:
+        started = run_container(
+            client, images.ref("busybox"), command=SLEEPER_CMD, name=name,
+            environment={"MODE": "old"}, user="65534:65534", working_dir="/tmp",
+            stop_signal="SIGINT", network=STATIC_NET,
+        )  # fmt: skip
+        network.disconnect(started)  # again, with a static address
+        network.connect(started, ipv4_address="10.251.7.77")
+        env_file = scratch_env_file(lab, name, {"MODE": "new"})
+        params = Params(host="h1", container=name, env_file=str(env_file))
+
+        plan = run(make_plan(inventory, params))
+        assert plan.refusal is None, plan.refusal
+        first, _ = apply_twice(inventory, params, plan, tmp_path)
+        assert first.status == "applied", first.outcomes
+        new = client.containers.get(name).attrs
+        assert new["Id"] != started.id and env_of(lab, name)["MODE"] == "new"
+        config = new["Config"]
+        assert (config["User"], config["WorkingDir"], config["StopSignal"]) == (
+            "65534:65534", "/tmp", "SIGINT",
+        )  # fmt: skip
+        endpoint = new["NetworkSettings"]["Networks"][STATIC_NET]
+        assert endpoint["IPAddress"] == "10.251.7.77"
+        assert exec_in(client, name, ["id", "-u"])[1].strip() == "65534"
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True, v=True)
+        network.remove()
 
 
 def test_plan_made_stale_by_a_removed_container(

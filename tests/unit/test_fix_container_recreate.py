@@ -590,3 +590,16 @@ def test_action_declaration() -> None:
     assert action.name == "container.recreate"
     assert action.destructive and action.verifies == ("env.drift",)
     assert action.title.startswith("Recreate one service")
+
+
+async def test_api_clone_body_keeps_user_workdir_and_stop_signal_when_set() -> None:
+    c = prod_backend()
+    plain = recreate.clone_body(c, list(c.config.env), "img:1")
+    assert not {"User", "WorkingDir", "StopSignal", "Tty"} & set(plain)  # the image's defaults
+    config = c.config.model_copy(
+        update={"user": "1000:1000", "working_dir": "/app", "stop_signal": "SIGINT", "tty": True}
+    )
+    body = recreate.clone_body(c.model_copy(update={"config": config}), [], "img:1")
+    assert (body["User"], body["WorkingDir"], body["StopSignal"], body["Tty"]) == (
+        "1000:1000", "/app", "SIGINT", True,
+    )  # fmt: skip
