@@ -35,6 +35,7 @@ class HostStatus(BaseModel):
     stacks: list[str] = []
     containers: int = 0
     error: ErrorInfo | None = None
+    notes: list[str] = []  # what could not be read on the host, so was not judged
 
 
 class DiagnosisReport(BaseModel):
@@ -87,6 +88,7 @@ def build_report(outcome: RunOutcome[Any]) -> DiagnosisReport:
         elif host.result is not None:
             findings.extend(host.result.findings)
             status.stacks, status.containers = host.result.stacks, host.result.containers
+            status.notes = list(getattr(host.result, "notes", []))
         hosts.append(status)
     counts = {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
     verdict: Verdict = (

@@ -80,6 +80,7 @@ from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import CommandResult, HostSession
 from bot.units import human_size
+from runbooks._compose import V2, compose_prefix
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.checks_config import POSTGRES_INIT_KEYS, loads_env_file
 from runbooks.diagnose.envfile import parse_env_file
@@ -89,8 +90,6 @@ STOP_TIMEOUT = 10
 MAX_KEYS_SHOWN = 4
 COMPOSE_TIMEOUT = 300.0
 ENV_FILE_MAX = 256 * 1024
-V1 = ("docker-compose",)
-V2 = ("docker", "compose")
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 _HOST_NETWORK_MODES = ("host", "none")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -138,10 +137,6 @@ def absolute_paths(labels_value: str, working_dir: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def docker_host(socket: str) -> str:
-    return socket if "://" in socket else f"unix://{socket}"
-
-
 def compose_argv(
     compose: Sequence[str],
     *,
@@ -153,12 +148,14 @@ def compose_argv(
     service: str,
 ) -> list[str]:
     """The one command of the compose path (see the module docstring)."""
-    argv = ["env", f"DOCKER_HOST={docker_host(socket)}", *compose, "-p", project]
-    argv += ["--project-directory", working_dir]
-    for path in config_files:
-        argv += ["-f", path]
-    for path in env_files:
-        argv += ["--env-file", path]
+    argv = compose_prefix(
+        compose,
+        socket=socket,
+        project=project,
+        working_dir=working_dir,
+        config_files=config_files,
+        env_files=env_files,
+    )
     return [*argv, "up", "-d", "--no-deps", "--force-recreate", service]
 
 

@@ -60,6 +60,8 @@ def render_report(
         console.print(
             _host_line(host.label, host.reached, host.stacks, host.containers, host.error)
         )
+        for note in host.notes:
+            console.print(Text.assemble(("      note      ", "dim"), note))
     if not clean.findings:
         console.print(Text("\nNo findings: every check passed.", style="green"))
         return

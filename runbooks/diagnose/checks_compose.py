@@ -37,8 +37,14 @@ Rules:
   ``indexo_db_staging``); or, in one project, an older container holding the
   same service and replica number as a newer one (a renamed ``container_name``).
   Leftover services with no counterpart are orphans too when the relation is
-  strong. Which service is missing from a project's current compose file
-  cannot be told from labels and is not judged.
+  strong. And (seed 002) a container of project P, service S, created from
+  P's working dir, where S is not among the services P's compose files
+  define now (``facts.compose_services``: ``compose config --services``, read
+  on the host): the file was cut down and ``up`` ran without
+  ``--remove-orphans``. When that list could not be read, nothing is judged
+  from it (the reason becomes a note of the diagnosis). No fix removes such a
+  container (its volume may hold the data); a backup of each named volume it
+  mounts is offered.
 - ``compose.env_collision`` (critical):
   one project used from several working directories; one project+service
   holding containers of different environments (the same replica number under
@@ -59,9 +65,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.discovery import DiscoveredStack, Service
-from bot.docker_objects import COMPOSE_CONTAINER_NUMBER, COMPOSE_ENV_FILE, ContainerDetails
+from bot.docker_objects import (
+    COMPOSE_CONTAINER_NUMBER,
+    COMPOSE_ENV_FILE,
+    COMPOSE_WORKING_DIR,
+    ContainerDetails,
+)
 from bot.findings import EvidenceValue, Finding, Fix, Severity, Subject, make_finding
-from runbooks.diagnose.facts import HostFacts
+from runbooks.diagnose.facts import ComposeServices, HostFacts
 from runbooks.diagnose.subject import container_subject, subject
 
 _ENV_WORDS = {
@@ -327,14 +338,47 @@ def _leftovers(facts: HostFacts) -> list[_Leftover]:
     return out
 
 
+@dataclass(frozen=True)
+class _Removed:
+    """A service of a project that the project's compose files no longer define."""
+
+    stack: DiscoveredStack
+    service: Service
+    defined: ComposeServices
+    containers: tuple[ContainerDetails, ...]  # those created from the files' working dir
+
+
+def _removed_services(facts: HostFacts) -> list[_Removed]:
+    out: list[_Removed] = []
+    projects: set[str] = set()
+    for stack in facts.stacks.stacks:
+        if not stack.found or stack.project in projects:
+            continue
+        projects.add(stack.project)
+        defined = facts.defined_services(stack.project)
+        if defined is None or defined.services is None:
+            continue  # not read: nothing is judged from missing facts
+        for service in stack.services.values():
+            if service.name in defined.services:
+                continue
+            mine = tuple(
+                c
+                for c in service.containers
+                if c.labels.get(COMPOSE_WORKING_DIR) in (None, "", defined.working_dir)
+            )
+            out.append(_Removed(stack, service, defined, mine))
+    return out
+
+
 def orphaned_services(facts: HostFacts) -> set[tuple[str, str]]:
-    """(project, service) pairs ``compose.orphan_container`` reports as left over: other
-    checks (``container.down``) leave them alone rather than report them twice."""
+    """(project, service) pairs ``compose.orphan_container`` reports as left over, or that
+    the project's compose files no longer define: other checks (``container.down``)
+    leave them alone rather than report them twice."""
     return {
         (left.old.project, service.name)
         for left in _leftovers(facts)
         for service, _match in left.orphans
-    }
+    } | {(r.stack.project, r.service.name) for r in _removed_services(facts)}
 
 
 def _mismatch_declared(facts: HostFacts) -> list[Finding]:
@@ -422,8 +466,47 @@ def _same_number_groups(service: Service) -> list[list[ContainerDetails]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
+def _removed_finding(facts: HostFacts, removed: _Removed, c: ContainerDetails) -> Finding:
+    files = removed.defined.config_files
+    names = ", ".join(posixpath.basename(f) for f in files)
+    defined = list(removed.defined.services or ())
+    networks = sorted(c.networks)
+    volumes = _named_volumes(c)
+    on = f", left on {', '.join(networks)}" if networks else ""
+    return make_finding(
+        "compose.orphan_container",
+        Severity.WARNING,
+        f"{c.name} is service {removed.service.name} of compose project "
+        f"{removed.stack.project}, which {names} no longer define{'s' if len(files) == 1 else ''}"
+        f" (services now: {', '.join(defined)}): compose no longer manages it{on}",
+        container_subject(facts, c),
+        fixes=tuple(
+            Fix(
+                action="volume.backup",
+                params={"host": facts.host, "volume": v},
+                summary=f"archive volume {v} of {c.name} before anything removes the "
+                "container (`up --remove-orphans` would)",
+            )
+            for v in volumes
+        ),
+        container=c.name,
+        state=c.state.status,
+        image=c.config.image,
+        created=_iso(c.created),
+        project=removed.stack.project,
+        service=removed.service.name,
+        working_dir=removed.defined.working_dir,
+        compose_files=list(files),
+        services_defined=defined,
+        networks=networks or None,
+        volumes=volumes or None,
+        relation="service no longer defined in the project's compose files",
+    )
+
+
 def check_orphan_container(facts: HostFacts) -> list[Finding]:
-    """``compose.orphan_container``: containers left from an earlier name or project."""
+    """``compose.orphan_container``: containers left from an earlier name or project, or
+    whose service the project's compose files no longer define."""
     findings: list[Finding] = []
     seen: set[str] = set()
     for left in _leftovers(facts):
@@ -460,6 +543,11 @@ def check_orphan_container(facts: HostFacts) -> list[Finding]:
                                 stack.roles.database == service.name,
                             )
                         )
+    for removed in _removed_services(facts):
+        for c in removed.containers:
+            if c.name not in seen:
+                seen.add(c.name)
+                findings.append(_removed_finding(facts, removed, c))
     return findings
 
 

@@ -15,7 +15,8 @@ Rules, all against ``facts.now``:
   is skipped when it is undeclared and its last container stopped more than 7
   days ago (a stack somebody stopped on purpose, not an outage). Services
   that ``compose.orphan_container`` reports as left over from an earlier
-  deployment are not down: they were replaced (seed 000). Declared
+  deployment, or that the project's compose files no longer define, are not
+  down: they were replaced (seed 000) or removed (seed 002). Declared
   stacks with no container on the host are left to the compose checks.
 - ``container.restarting`` (critical): Docker says it is restarting, or it
   runs but Docker restarted it at least 3 times and the last start was under

@@ -88,6 +88,20 @@ class MigrationCheck(_Facts):
     output: str = ""  # redacted, tail
 
 
+class ComposeServices(_Facts):
+    """The services a compose project's files define now (``compose config --services``).
+
+    Read in the project's working dir with the compose files its newest container
+    was created from; service names only, never the file itself.
+    """
+
+    project: str
+    working_dir: str | None
+    config_files: tuple[str, ...]
+    services: tuple[str, ...] | None  # None: could not be read, see ``error``
+    error: str | None = None  # why not (one line, redacted)
+
+
 class HostFacts(_Facts):
     environment: str
     host: str
@@ -105,7 +119,11 @@ class HostFacts(_Facts):
     resolutions: tuple[Resolution, ...] = ()
     databases: tuple[DatabaseFacts, ...] = ()
     migration_checks: tuple[MigrationCheck, ...] = ()
+    compose_services: tuple[ComposeServices, ...] = ()  # one per compose project found
     unfinished: tuple[str, ...] = ()  # gathering steps cut off by the deadline
 
     def container(self, name: str) -> ContainerDetails | None:
         return next((c for c in self.containers if c.name == name), None)
+
+    def defined_services(self, project: str) -> ComposeServices | None:
+        return next((s for s in self.compose_services if s.project == project), None)

@@ -3,13 +3,30 @@
 Frugal by construction: one container list, at most one inspect per container,
 one ``/system/df``, one ``info``, one network list; logs with a tail limit; no
 stats. Steps that depend on the host's stacks (env files, proxy logs, database
-probes, name resolution inside containers, migration checks) run concurrently;
-any still running at the deadline is cancelled and named in ``unfinished``.
+probes, name resolution inside containers, migration checks, the services each
+compose project's files define now) run concurrently; any still running at the
+deadline is cancelled and named in ``unfinished``.
+
+The services a compose project defines now: when the host has compose projects
+whose containers name their working dir and compose files, the compose CLI is
+found once (``docker compose version`` answers: v2; else ``docker-compose``,
+not asked for its version: v1's Python start-up costs ~0.3 s, and a missing
+one fails the next command with status 127 anyway), then one command per
+project, at once, each within the session's command timeout::
+
+    env DOCKER_HOST=… COMPOSE_PROFILES=* COMPOSE -p P --project-directory DIR -f FILE…
+        config --services --no-interpolate
+
+(``COMPOSE_PROFILES=*``: services behind any profile count as defined;
+``--no-interpolate``: no env file or variable is needed to list names). Only
+service names are kept; when it fails (files gone, no compose, invalid YAML)
+the reason is kept instead, one line, redacted, and nothing is judged from it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
@@ -33,9 +50,11 @@ from bot.errors import (
 from bot.redact import is_secret_key, redact_text
 from bot.session import HostSession
 from runbooks import disk
+from runbooks._compose import V1, V2, compose_prefix
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.facts import (
+    ComposeServices,
     DatabaseFacts,
     EnvFileFacts,
     FilesystemFacts,
@@ -48,6 +67,10 @@ LOG_TAIL = 200
 OUTPUT_TAIL = 2000
 RESOLVE_TIMEOUT = 10.0  # getent hosts: a resolver that hangs this long counts as unknown
 MIGRATION_CHECK_TIMEOUT = 60.0
+COMPOSE_SERVICES_STEP = "compose config --services"
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ERROR_LIMIT = 300
+_NOT_FOUND = 127  # env (and a shell) when the program is not on the PATH
 
 
 class DeadlineExceeded(HostError):
@@ -89,6 +112,8 @@ async def gather_facts(
             steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
         if stack.migration_check_command:
             steps[f"migration check of {stack.name}"] = _migration_check(session, stack, secrets)
+    if any(s.found for s in stacks.stacks):
+        steps[COMPOSE_SERVICES_STEP] = _compose_services(session, stacks, secrets)
     for name, hostname in _names_to_resolve(stacks, containers):
         steps[f"resolve {hostname} in {name}"] = _resolve(session, name, hostname)
 
@@ -111,6 +136,7 @@ async def gather_facts(
         resolutions=tuple(_of_type(results.values(), Resolution)),
         databases=tuple(_of_type(results.values(), DatabaseFacts)),
         migration_checks=tuple(_of_type(results.values(), MigrationCheck)),
+        compose_services=results.get(COMPOSE_SERVICES_STEP, ()),
         unfinished=tuple(unfinished),
     )
 
@@ -388,6 +414,86 @@ async def _migration_check(
         exit_code=result.exit_code,
         output=redact_text(result.output[-OUTPUT_TAIL:], known_secrets=secrets),
     )
+
+
+async def _compose_services(
+    session: HostSession, stacks: HostStacks, secrets: set[str]
+) -> tuple[ComposeServices, ...]:
+    """What each compose project found on the host defines now (see the module docstring)."""
+    projects: dict[str, DiscoveredStack] = {}
+    for stack in stacks.stacks:
+        if stack.found:
+            projects.setdefault(stack.project, stack)  # two declared stacks may share one
+
+    def failed(stack: DiscoveredStack, why: str) -> ComposeServices:
+        return ComposeServices(
+            project=stack.project,
+            working_dir=stack.working_dir,
+            config_files=stack.config_files,
+            services=None,
+            error=why,
+        )
+
+    ready = [s for s in projects.values() if s.working_dir and s.config_files]
+    out = [
+        failed(s, "its containers name no compose working dir or compose file")
+        for s in projects.values()
+        if s not in ready
+    ]
+    if ready:
+        try:
+            v2 = (await session.run([*V2, "version"], check=False)).ok
+        except HostError as exc:
+            out += [failed(s, _one_line(exc.detail, secrets)) for s in ready]
+        else:
+            compose = V2 if v2 else V1
+            out += await asyncio.gather(
+                *(_defined_services(session, compose, s, secrets) for s in ready)
+            )
+    return tuple(sorted(out, key=lambda s: s.project))
+
+
+async def _defined_services(
+    session: HostSession, compose: tuple[str, ...], stack: DiscoveredStack, secrets: set[str]
+) -> ComposeServices:
+    assert stack.working_dir is not None
+    argv = compose_prefix(
+        compose,
+        socket=session.host.docker_socket,
+        project=stack.project,
+        working_dir=stack.working_dir,
+        config_files=stack.config_files,
+        environment={"COMPOSE_PROFILES": "*"},
+    )
+    base = ComposeServices(
+        project=stack.project,
+        working_dir=stack.working_dir,
+        config_files=stack.config_files,
+        services=None,
+    )
+    try:
+        result = await session.run([*argv, "config", "--services", "--no-interpolate"], check=False)
+    except HostError as exc:
+        return base.model_copy(update={"error": _one_line(exc.detail, secrets)})
+    if result.exit_status == _NOT_FOUND and compose == V1:
+        why = "the host has neither `docker compose` (v2) nor `docker-compose` (v1)"
+        return base.model_copy(update={"error": why})
+    if not result.ok:
+        said = _one_line(result.stderr or result.stdout, secrets) or "no output"
+        why = f"`compose config --services` exited with status {result.exit_status}: {said}"
+        return base.model_copy(update={"error": why})
+    names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    if not names or not all(_SERVICE_NAME.match(n) for n in names):
+        why = "`compose config --services` did not print a list of service names"
+        return base.model_copy(update={"error": why})
+    return base.model_copy(update={"services": tuple(sorted(set(names)))})
+
+
+def _one_line(text: str, secrets: set[str]) -> str:
+    """The last non-empty line of ``text``, redacted and cut short (never the whole file)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = redact_text(lines[-1], known_secrets=secrets) if lines else ""
+    return line if len(line) <= _ERROR_LIMIT else line[: _ERROR_LIMIT - 1] + "…"
 
 
 def secret_values(containers: Iterable[ContainerDetails]) -> set[str]:

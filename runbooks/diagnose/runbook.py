@@ -32,10 +32,23 @@ class HostDiagnosis(BaseModel):
     containers: int
     findings: list[Finding]
     unfinished: list[str] = []
+    notes: list[str] = []  # facts that could not be read, so were not judged
+
+
+def notes(facts: HostFacts, projects: set[str] | None = None) -> list[str]:
+    """What the diagnosis could not read, and so did not judge (never a finding);
+    only about ``projects`` when given."""
+    return [
+        f"compose project {s.project}: could not list the services its compose files define "
+        f"({s.error}); containers of services removed from them are not judged"
+        for s in facts.compose_services
+        if s.services is None and s.error and (projects is None or s.project in projects)
+    ]
 
 
 def judge(facts: HostFacts, stack: str | None = None) -> HostDiagnosis:
     findings = [finding for check in ALL_CHECKS for finding in check(facts)]
+    projects: set[str] | None = None
     if stack is not None:
         projects = {s.project for s in facts.stacks.stacks if stack in (s.name, s.project)}
         findings = [f for f in findings if f.subject.project in projects | {None}]
@@ -54,6 +67,7 @@ def judge(facts: HostFacts, stack: str | None = None) -> HostDiagnosis:
         containers=len(facts.containers),
         findings=sort_findings(findings),
         unfinished=list(facts.unfinished),
+        notes=notes(facts, projects),
     )
 
 

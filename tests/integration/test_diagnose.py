@@ -23,7 +23,7 @@ from bot.transport import Transport
 from runbooks import load_runbook
 from runbooks.diagnose.gather import gather_facts
 from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
-from tests.lab.config import PLANTED_JWT, PLANTED_PASSWORD, PLANTED_SECRET
+from tests.lab.config import PLANTED_JWT, PLANTED_PASSWORD, PLANTED_SECRET, STACKS_DIR
 from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -92,6 +92,9 @@ def test_healthy_stack_raises_no_alarm(lab: Lab, inventory: Inventory) -> None:
     assert alarms == [], describe(report)
     assert report.verdict == "healthy"
     assert report.hosts[0].stacks == ["shop"] and report.hosts[0].containers == 3
+    # the compose file was read (no note) and defines every service that runs
+    assert "compose.orphan_container" not in codes(report)
+    assert report.hosts[0].notes == []
 
 
 def test_s1_split_network_and_orphaned_volume(lab: Lab, inventory: Inventory) -> None:
@@ -132,6 +135,44 @@ def test_s3_network_split_and_container_name_reference(lab: Lab, inventory: Inve
     ), describe(report)
     refs = only(report, "network.container_name_reference")
     assert any("ventanas-test-db" in json.dumps(f.model_dump(mode="json")) for f in refs)
+
+
+def test_s3_services_cut_from_the_compose_file_are_orphans(lab: Lab, inventory: Inventory) -> None:
+    ensure_scenario(lab, "S3")
+    report = diagnose(inventory, "lab")
+    orphans = {f.subject.container: f for f in only(report, "compose.orphan_container")}
+    assert set(orphans) == {"ventanas-test-db", "ventanas-test-redis"}, describe(report)
+    compose_file = str(STACKS_DIR / "app-test" / "docker-compose.yml")  # v1: relative label
+    for name, service in (("ventanas-test-db", "db"), ("ventanas-test-redis", "redis")):
+        finding = orphans[name]
+        assert finding.severity is Severity.WARNING
+        ev = finding.evidence
+        assert (ev["container"], ev["project"], ev["service"]) == (name, "app-test", service)
+        assert ev["compose_files"] == [compose_file]
+        assert ev["services_defined"] == ["app"]
+        assert ev["networks"] == ["app-test_ventanas-test-network"]
+        assert all(not fix.destructive for fix in finding.fixes)
+    assert [(f.action, f.params["volume"]) for f in orphans["ventanas-test-db"].fixes] == [
+        ("volume.backup", "app-test_postgres_data")
+    ]
+    assert report.hosts[0].notes == []
+    # the app is the only service still defined: it is not an orphan, nor are the others down
+    assert "container.down" not in codes(report)
+
+
+def test_s3_compose_file_gone_is_a_note_not_a_finding(lab: Lab, inventory: Inventory) -> None:
+    ensure_scenario(lab, "S3")
+    compose_file = STACKS_DIR / "app-test" / "docker-compose.yml"
+    aside = compose_file.with_name("docker-compose.yml.aside")
+    compose_file.rename(aside)
+    try:
+        report = diagnose(inventory, "lab")
+    finally:
+        aside.rename(compose_file)
+    assert "compose.orphan_container" not in codes(report), describe(report)
+    (note,) = report.hosts[0].notes
+    assert "compose project app-test" in note and "docker-compose.yml" in note
+    assert "network.split" in codes(report)  # the rest of the diagnosis is whole
 
 
 def test_s4_unresolvable_backend_and_empty_database(lab: Lab, inventory: Inventory) -> None:
@@ -234,12 +275,14 @@ class CountingSession:
                 return counted
 
         self.docker = Docker()
+        self.commands: list[tuple[str, ...]] = []
 
     @property
     def host(self) -> Any:
         return self._inner.host
 
     async def run(self, argv: Sequence[str], **kwargs: Any) -> Any:
+        self.commands.append(tuple(argv))
         return await self._inner.run(argv, **kwargs)
 
     async def read_file(self, path: str, **kwargs: Any) -> bytes:
@@ -253,14 +296,22 @@ def test_frugal_one_list_and_one_inspect_per_container(lab: Lab, inventory: Inve
     ensure_scenario(lab, "S5")
     host = inventory.resolved_host("lab", "h1")
 
-    async def go() -> tuple[Counter[str], int]:
+    async def go() -> tuple[CountingSession, int, int]:
         async with Transport(inventory.ssh) as transport, transport.session(host) as session:
             counting = CountingSession(session)
             facts = await gather_facts(counting, deadline=60)
-            return counting.calls, len(facts.containers)
+            return counting, len(facts.containers), len(facts.compose_services)
 
-    calls, containers = asyncio.run(go())
+    counting, containers, projects = asyncio.run(go())
+    calls = counting.calls
     assert calls["containers"] == 1
     assert calls["inspect_container"] == containers
     assert calls["disk_usage"] == 1
     assert "stats" not in calls
+    # one compose CLI probe per host, one `config --services` per compose project
+    configs = [
+        argv for argv in counting.commands if argv[-2:] == ("--services", "--no-interpolate")
+    ]
+    assert projects >= 1 and len(configs) == projects
+    versions = [argv for argv in counting.commands if argv[-1] == "version"]
+    assert versions == [("docker", "compose", "version")]

@@ -107,3 +107,22 @@ def test_fix_command_quotes_values() -> None:
     assert fix_command("prod", fix) == (
         "stackbot fix network.connect prod --param 'container=a b' --param alias=true"
     )
+
+
+def test_host_notes_reach_the_report_and_the_terminal_never_as_findings() -> None:
+    note = f"compose project shop: could not list the services (SECRET={SECRET})"
+    run = outcome()
+    web1 = run.hosts[0]
+    assert web1.result is not None
+    web1.result.notes = [note]
+    report = build_report(run)
+    assert report.hosts[0].notes == [note] and report.hosts[1].notes == []
+    assert report.counts == {"critical": 2, "warning": 1, "info": 1}  # unchanged
+    console = Console(record=True, width=200)
+    render_report(report, console, known_secrets=[SECRET])
+    text = console.export_text()
+    assert "note      compose project shop: could not list the services" in text
+    assert SECRET not in text
+    data = json.loads(report_json(report, known_secrets=[SECRET]))
+    assert data["hosts"][0]["notes"][0].startswith("compose project shop")
+    assert SECRET not in json.dumps(data)

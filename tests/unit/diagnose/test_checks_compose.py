@@ -7,9 +7,10 @@ from typing import Any
 from bot.config.models import StackConfig
 from bot.docker_objects import ContainerDetails
 from bot.findings import Finding, Severity
-from runbooks.diagnose import checks_compose
+from runbooks.diagnose import checks_compose, checks_containers
 from runbooks.diagnose.checks_compose import core_words, env_of
-from runbooks.diagnose.facts import HostFacts
+from runbooks.diagnose.facts import ComposeServices, HostFacts
+from runbooks.diagnose.runbook import judge
 from tests.unit.diagnose.factories import (
     HOST,
     PLANTED_SECRET,
@@ -421,3 +422,139 @@ def test_database_without_health_check_is_info() -> None:
     assert by_project["shop"].evidence["dependants"] == ["backend"]
     assert by_project["blog"].evidence["healthcheck"] == "disabled"
     assert "service_healthy" in by_project["shop"].title
+
+
+# --- seed 002: services cut from the compose file, their containers left running -------
+
+WD_002 = "/home/ventanas/app"
+FILE_002 = f"{WD_002}/docker-compose.test.yml"
+
+
+def seed_002_containers(*, db_state: str = "running") -> list[ContainerDetails]:
+    """compose v1 (relative config_files), project app-test: the file first defined app, db
+    and redis on ventanas-test-network, then only app; ``up`` ran without --remove-orphans."""
+    common: dict[str, Any] = {
+        "project": "app-test",
+        "working_dir": WD_002,
+        "config_files": "docker-compose.test.yml",
+    }
+    url = f"postgresql://ventanas_user:{PLANTED_SECRET}@ventanas-test-db:5432/ventanas_test_db"
+    return [
+        container(
+            "ventanas-test-app",
+            service="app",
+            image="ventanas-app:latest",
+            env={"DATABASE_URL": url, "SECRET_KEY": PLANTED_SECRET},
+            networks=["app-test_default"],
+            **common,
+        ),
+        container(
+            "ventanas-test-db",
+            service="db",
+            state=db_state,
+            image="postgres:16",
+            env={"POSTGRES_PASSWORD": PLANTED_SECRET},
+            networks=["app-test_ventanas-test-network"],
+            volumes=["app-test_postgres_data"],
+            healthcheck=["CMD-SHELL", "pg_isready"],
+            **common,
+        ),
+        container(
+            "ventanas-test-redis",
+            service="redis",
+            image="redis:7",
+            networks=["app-test_ventanas-test-network"],
+            **common,
+        ),
+    ]
+
+
+def defined(
+    services: tuple[str, ...] | None, error: str | None = None, project: str = "app-test"
+) -> ComposeServices:
+    return ComposeServices(
+        project=project,
+        working_dir=WD_002,
+        config_files=(FILE_002,),
+        services=services,
+        error=error,
+    )
+
+
+def test_seed_002_services_removed_from_the_compose_file_are_orphans() -> None:
+    f = facts(seed_002_containers(), compose_services=(defined(("app",)),))
+    orphans = only(run(f), "compose.orphan_container")
+    by_container = {str(o.subject.container): o for o in orphans}
+    assert sorted(by_container) == ["ventanas-test-db", "ventanas-test-redis"]
+    db = by_container["ventanas-test-db"]
+    assert db.severity is Severity.WARNING
+    assert (db.subject.project, db.subject.service) == ("app-test", "db")
+    ev = db.evidence
+    assert ev["container"] == "ventanas-test-db"
+    assert (ev["project"], ev["service"]) == ("app-test", "db")
+    assert ev["compose_files"] == [FILE_002]
+    assert ev["services_defined"] == ["app"]
+    assert ev["networks"] == ["app-test_ventanas-test-network"]
+    assert ev["volumes"] == ["app-test_postgres_data"]
+    assert "docker-compose.test.yml no longer defines" in db.title
+    assert "app-test_ventanas-test-network" in db.title
+    # nothing that removes a container: only a backup of the data it mounts
+    assert [(x.action, x.params, x.destructive) for x in db.fixes] == [
+        ("volume.backup", {"host": HOST, "volume": "app-test_postgres_data"}, False)
+    ]
+    assert by_container["ventanas-test-redis"].fixes == ()
+    for finding in orphans:
+        assert PLANTED_SECRET not in finding.model_dump_json()
+
+
+def test_every_service_still_defined_is_quiet() -> None:
+    f = facts(seed_002_containers(), compose_services=(defined(("app", "db", "redis")),))
+    assert only(run(f), "compose.orphan_container") == []
+    healthy = facts(
+        lab_stack(),
+        env_files={"/srv/shop/.env": lab_env()},
+        compose_services=(
+            ComposeServices(
+                project="shop",
+                working_dir="/srv/shop",
+                config_files=("/srv/shop/docker-compose.yml",),
+                services=("backend", "db", "nginx"),
+            ),
+        ),
+    )
+    assert run(healthy) == []
+
+
+def test_services_not_read_means_no_finding_and_a_note() -> None:
+    why = "`compose config --services` exited with status 1: yaml: line 3: did not find key"
+    for compose_services in ((), (defined(None, why),)):
+        f = facts(seed_002_containers(), compose_services=compose_services)
+        assert only(run(f), "compose.orphan_container") == []
+    diagnosis = judge(f)
+    assert "compose.orphan_container" not in {x.code for x in diagnosis.findings}
+    assert len(diagnosis.notes) == 1
+    assert "app-test" in diagnosis.notes[0] and why in diagnosis.notes[0]
+    assert judge(f, "app-test").notes == diagnosis.notes
+    assert judge(f, "other").notes == []
+
+
+def test_a_stopped_removed_service_is_an_orphan_not_down() -> None:
+    f = facts(seed_002_containers(db_state="exited"), compose_services=(defined(("app",)),))
+    orphans = {o.subject.container for o in only(run(f), "compose.orphan_container")}
+    assert "ventanas-test-db" in orphans
+    down = [x for check in checks_containers.CHECKS for x in check(f) if x.code == "container.down"]
+    assert down == []
+
+
+def test_containers_from_another_checkout_are_left_to_env_collision() -> None:
+    elsewhere = container(
+        "ventanas-old-worker",
+        project="app-test",
+        service="worker",
+        working_dir="/home/other/app",
+        config_files="docker-compose.test.yml",
+        created=ago(days=60),
+    )
+    f = facts([*seed_002_containers(), elsewhere], compose_services=(defined(("app",)),))
+    orphans = {o.subject.container for o in only(run(f), "compose.orphan_container")}
+    assert orphans == {"ventanas-test-db", "ventanas-test-redis"}

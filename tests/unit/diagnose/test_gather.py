@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from bot.docker_objects import ContainerSummary, DiskUsage, EngineInfo
-from bot.errors import DatabaseUnreachable
+from bot.docker_objects import (
+    COMPOSE_CONFIG_FILES,
+    COMPOSE_WORKING_DIR,
+    ContainerDetails,
+    ContainerSummary,
+    DiskUsage,
+    EngineInfo,
+)
+from bot.errors import CommandTimeout, DatabaseUnreachable
 from bot.session import CommandResult, Database, ExecResult
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
-from tests.unit.diagnose.factories import NOW, lab_stack
+from tests.unit.diagnose.factories import NOW, PLANTED_SECRET, container, lab_stack
 from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession, completed
 
 DF = (
@@ -46,8 +53,26 @@ class Session(FakeHostSession):
         return refused()
 
 
-def session(docker_type: type[FakeDocker] = FakeDocker) -> tuple[Session, FakeDocker]:
-    containers = lab_stack()
+Compose = Callable[[tuple[str, ...]], CommandResult | BaseException]
+
+
+def compose_v2(services: str = "backend\ndb\nnginx\n") -> Compose:
+    """A host with ``docker compose`` whose ``config --services`` prints ``services``."""
+
+    def answer(argv: tuple[str, ...]) -> CommandResult:
+        if argv == ("docker", "compose", "version"):
+            return completed(argv, "Docker Compose version v2.24.5\n")
+        return completed(argv, services)
+
+    return answer
+
+
+def session(
+    docker_type: type[FakeDocker] = FakeDocker,
+    compose: Compose | None = None,
+    containers: list[ContainerDetails] | None = None,
+) -> tuple[Session, FakeDocker]:
+    containers = containers if containers is not None else lab_stack()
     docker = docker_type(
         log=CallLog(),
         info_data=EngineInfo.model_validate({"DockerRootDir": "/var/lib/docker"}),
@@ -62,7 +87,11 @@ def session(docker_type: type[FakeDocker] = FakeDocker) -> tuple[Session, FakeDo
         ),
     )
 
-    def df(argv: tuple[str, ...]) -> CommandResult:
+    answer_compose = compose or compose_v2()
+
+    def df(argv: tuple[str, ...]) -> CommandResult | BaseException:
+        if "compose" in argv or "docker-compose" in argv:
+            return answer_compose(argv)
         return completed(argv, DFI if "-i" in argv else DF)
 
     files = {"/proc/uptime": b"400000.0 1.0\n", "/srv/shop/.env": b"DATABASE_URL=x\n"}
@@ -91,3 +120,96 @@ async def test_a_step_past_the_deadline_is_named_and_the_rest_is_kept() -> None:
     (incomplete,) = [f for f in diagnosis.findings if f.code == "diagnose.incomplete"]
     assert incomplete.evidence["unfinished"] == ["logs of shop-nginx-1"]
     assert diagnosis.unfinished == ["logs of shop-nginx-1"]
+
+
+CONFIG_V2 = (
+    "env", "DOCKER_HOST=unix:///var/run/docker.sock", "COMPOSE_PROFILES=*",
+    "docker", "compose", "-p", "shop", "--project-directory", "/srv/shop",
+    "-f", "/srv/shop/docker-compose.yml", "config", "--services", "--no-interpolate",
+)  # fmt: skip
+
+
+async def test_the_services_each_project_defines_now_one_command_per_project() -> None:
+    fake, _ = session(compose=compose_v2("backend\nnginx\n"))
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    compose = [argv for argv in fake.commands if "compose" in argv]
+    assert compose == [("docker", "compose", "version"), CONFIG_V2]  # argv, never shell text
+    assert fake.timeouts[fake.commands.index(CONFIG_V2)] is None  # the session's own limit
+    (shop,) = facts.compose_services
+    assert (shop.project, shop.services, shop.error) == ("shop", ("backend", "nginx"), None)
+    diagnosis = judge(facts)
+    (orphan,) = [f for f in diagnosis.findings if f.code == "compose.orphan_container"]
+    assert orphan.subject.container == "shop-db-1"
+    assert orphan.evidence["services_defined"] == ["backend", "nginx"]
+    assert diagnosis.notes == []
+
+
+def failing(stderr: str, status: int = 1) -> Compose:
+    def answer(argv: tuple[str, ...]) -> CommandResult:
+        if argv == ("docker", "compose", "version"):
+            return completed(argv, "Docker Compose version v2.24.5\n")
+        return completed(argv, "", stderr, status)
+
+    return answer
+
+
+async def test_config_that_fails_is_a_note_never_a_finding() -> None:
+    leak = f"invalid interpolation format for services.backend.environment: SECRET={PLANTED_SECRET}"
+    cases: dict[str, Compose] = {
+        "no such file or directory": failing(
+            "open /srv/shop/docker-compose.yml: no such file or directory"
+        ),
+        "mapping values are not allowed": failing("yaml: line 3: mapping values are not allowed"),
+        "exited with status 1": failing(f"first line\n{leak}\n"),
+        "did not print a list of service names": compose_v2(""),
+        "did not finish within 30 s": lambda argv: (
+            completed(argv, "v2")
+            if argv[-1] == "version"
+            else CommandTimeout("web1", "docker compose config", 30, "", "")
+        ),
+        "neither `docker compose` (v2) nor `docker-compose` (v1)": lambda argv: (
+            completed(argv, "", "docker: 'compose' is not a docker command.", 1)
+            if argv[:2] == ("docker", "compose")
+            else completed(argv, "", "env: 'docker-compose': No such file or directory", 127)
+        ),
+    }
+    for why, compose in cases.items():
+        fake, _ = session(compose=compose)
+        facts = await gather_facts(fake, deadline=10, now=NOW)
+        (shop,) = facts.compose_services
+        assert shop.services is None and shop.error is not None and why in shop.error, shop
+        assert PLANTED_SECRET not in shop.error
+        diagnosis = judge(facts)
+        assert [f for f in diagnosis.findings if f.code == "compose.orphan_container"] == []
+        (note,) = diagnosis.notes
+        assert "compose project shop" in note and why in note
+        assert PLANTED_SECRET not in note
+
+
+async def test_compose_v1_argv() -> None:
+    def v1(argv: tuple[str, ...]) -> CommandResult:
+        if argv[:2] == ("docker", "compose"):
+            return completed(argv, "", "docker: 'compose' is not a docker command.", 1)
+        if argv == ("docker-compose", "version"):
+            return completed(argv, "docker-compose version 1.29.2\n")
+        return completed(argv, "backend\ndb\nnginx\n")
+
+    fake, _ = session(compose=v1)
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    compose = [argv for argv in fake.commands if "compose" in argv or "docker-compose" in argv]
+    assert len(compose) == 2  # no `docker-compose version`: v1's start-up is slow
+    (config,) = [argv for argv in fake.commands if argv[-1] == "--no-interpolate"]
+    assert config[3:8] == ("docker-compose", "-p", "shop", "--project-directory", "/srv/shop")
+    assert facts.compose_services[0].services == ("backend", "db", "nginx")
+
+
+async def test_no_compose_command_without_a_working_dir_or_files() -> None:
+    unlabelled = {COMPOSE_WORKING_DIR: "", COMPOSE_CONFIG_FILES: ""}
+    odd = container("odd-web-1", project="odd", service="web", labels=unlabelled)
+    fake, _ = session(compose=compose_v2(), containers=[odd])
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    assert [argv for argv in fake.commands if "compose" in argv] == []
+    (odd_services,) = facts.compose_services
+    assert odd_services.services is None
+    assert odd_services.error == "its containers name no compose working dir or compose file"
+    assert [f for f in judge(facts).findings if f.code == "compose.orphan_container"] == []
