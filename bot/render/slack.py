@@ -384,6 +384,8 @@ def _summary(report: DiagnosisReport) -> str:
                 f":heavy_check_mark: {label}: {stacks} stack{'s' if stacks != 1 else ''}, "
                 f"{host.containers} containers"
             )
+            # what could not be read there, so was not judged
+            lines += [f"      note: {clip_escaped(note, 300)[0]}" for note in host.notes]
         else:
             lines.append(f":x: {label}: not diagnosed (see below)")
     return _lines(lines, MAX_TEXT, lambda n: f"… and {n} more hosts")

@@ -314,3 +314,14 @@ def test_result_message_has_status_steps_post_check_and_audit_id() -> None:
     assert "&lt;!channel&gt;" in body and SECRET not in body
     failed = texts(result_message(result("failed", cleared=False), audit_id=None).blocks)
     assert "still present" in failed and "audit id" not in failed and ":x:" in failed
+
+
+def test_host_notes_show_what_was_not_read_redacted_and_escaped() -> None:
+    report = report_of([split()])
+    note = "compose config of shop failed: postgres://app:hunter22@db/x <!channel>"
+    report.hosts[0].notes = [note]
+    message = report_messages(report, button_value=lambda _f, _x: None)
+    summary = str(message.blocks)
+    assert "note: compose config of shop failed" in summary
+    assert "hunter22" not in summary and "<!channel>" not in summary
+    validate_blocks(message.blocks)  # raises on a broken block
