@@ -13,6 +13,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.audit.setup import data_dir, open_trail
 from bot.config.models import Inventory
+from bot.errors import UsageError
 from bot.oncall.intake import add_intake_routes
 from bot.oncall.watcher import Watcher
 from bot.slack.app import SlackBot
@@ -64,7 +65,14 @@ async def serve(
             if web_app is not None:
                 runner = web.AppRunner(web_app)
                 await runner.setup()
-                await web.TCPSite(runner, host, port).start()
+                try:
+                    await web.TCPSite(runner, host, port).start()
+                except OSError as exc:
+                    raise UsageError(
+                        f"cannot listen on {host}:{port}: "
+                        f"{os.strerror(exc.errno) if exc.errno else exc} "
+                        "(choose another with --port/--host)"
+                    ) from exc
                 _log.info("listening on http://%s:%d", host, port)
             if not http:
                 assert settings.app_token is not None

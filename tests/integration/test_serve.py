@@ -125,3 +125,30 @@ def test_serve_takes_alerts_with_the_token_and_posts_the_incident(
         assert "Checkout is failing" in str(posted.body) and "<@UALICE>" in str(posted.body)
         status, text = post(url, alert, {**kind, "Authorization": f"Bearer {token}"})
         assert status == 200 and json.loads(text)["repeated"] == 1
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path, slack_api: SlackStub) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(INVENTORY + f"data_dir: {state_dir()}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack_api.api_url,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli.main", "--config", str(inventory), "serve", "--http",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("stackbot: error")]
+    assert errors == [
+        f"stackbot: error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(choose another with --port/--host)"
+    ], done.stderr
+    assert "Traceback" not in done.stderr
