@@ -205,6 +205,13 @@ class IncidentStore:
             {"id": claimed.id, "step": claimed.escalation_step, "due": due_at},
         )
 
+    async def hand_over(self, incident_id: uuid.UUID, user: str) -> Incident | None:
+        """The incident's on-call person is now ``user`` (paged after a handoff or override)."""
+        return await self._update(
+            "id = %(id)s AND oncall_user IS DISTINCT FROM %(user)s", "oncall_user = %(user)s",
+            {"id": incident_id, "user": user},
+        )  # fmt: skip
+
     async def attach_message(self, incident_id: uuid.UUID, channel: str, ts: str) -> Incident:
         row = await self._update(
             "id = %(id)s", "channel = %(channel)s, message_ts = %(ts)s",

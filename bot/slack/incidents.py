@@ -126,6 +126,10 @@ class IncidentDesk:
         await _best_effort("note the page of", incident, self._paged(incident, page, waited))
 
     async def _paged(self, incident: Incident, page: Page, waited: str) -> None:
+        if page.page == "primary" and page.target:
+            handed = await self.oncall.store.hand_over(incident.id, page.target)
+            if handed is not None:
+                await self._refresh(handed)  # the message names who holds the pager now
         if incident.message_ts and page.page != "channel":
             await self.client.chat_postMessage(
                 channel=incident.channel, thread_ts=incident.message_ts,

@@ -377,6 +377,9 @@ async def test_the_rotation_handoff_and_an_override_pick_the_right_person(
         clock.set(handoff - timedelta(seconds=30) + timedelta(minutes=5))
         pages = await desk.run_due()
         assert [(p.page, p.target) for p in pages] == [("primary", BOB)]
+        await bot.drain()
+        first = next(m for m in incident_messages(slack_api) if m.ts == first.ts)
+        assert f"On call: <@{BOB}>" in str(first.blocks)  # the message follows the pager
 
         # /stack oncall prod: Bob now, Carol next
         await send(bot, slash_command_body("oncall prod", user_id=VIEWER, channel_id=CHANNEL))
