@@ -45,7 +45,7 @@ from bot.oncall.clock import Clock, SystemClock
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentStore
 from bot.outcome import HostOutcome
-from bot.pending import PendingActions, PendingError
+from bot.pending import PendingAction, PendingActions, PendingError
 from bot.redact import redact_text
 from bot.render.slack import (
     SlackMessage,
@@ -389,16 +389,10 @@ class SlackBot:
         if self.pending is None:
             await self.tell(channel, user, "Fix buttons need the audit database.")
             return
-        try:
-            pending = await self.pending.get(pending_id)
-        except PendingError as exc:
-            await self.tell(channel, user, exc.message)
-            return
-        groups = await self.groups_of(user)
-        decision = authorise(self.inventory, pending.environment, user, groups, Permission.OPERATE)
-        if not decision.allowed:
-            await self.audit_denied(user, pending.environment, pending.action, decision.reason)
-            await self.tell(channel, user, decision.reason)
+        pending = await self._pending_of(user, channel, pending_id)
+        if pending is None or not await self.may(
+            user, channel, pending.environment, pending.action, Permission.OPERATE
+        ):
             return
         self._reports[str(pending.id)] = list((body.get("message") or {}).get("blocks") or [])
         if pending.needs_approval:
@@ -417,16 +411,10 @@ class SlackBot:
         user, channel, pending_id = _click(body)
         if self.pending is None:
             return
-        try:
-            pending = await self.pending.get(pending_id)
-        except PendingError as exc:
-            await self.tell(channel, user, exc.message)
-            return
-        groups = await self.groups_of(user)
-        decision = authorise(self.inventory, pending.environment, user, groups, Permission.APPROVE)
-        if not decision.allowed:
-            await self.audit_denied(user, pending.environment, pending.action, decision.reason)
-            await self.tell(channel, user, decision.reason)
+        pending = await self._pending_of(user, channel, pending_id)
+        if pending is None or not await self.may(
+            user, channel, pending.environment, pending.action, Permission.APPROVE
+        ):
             return
         try:
             if not approve:
@@ -440,6 +428,26 @@ class SlackBot:
             await self.tell(channel, user, exc.message)
             return
         await self._claim_and_run(pending_id, user, channel)
+
+    async def _pending_of(self, user: str, channel: str, pending_id: str) -> PendingAction | None:
+        """The pending action behind a button; the clicker is told when there is none."""
+        assert self.pending is not None
+        try:
+            return await self.pending.get(pending_id)
+        except PendingError as exc:
+            await self.tell(channel, user, exc.message)
+            return None
+
+    async def may(
+        self, user: str, channel: str, env: str, what: str, permission: Permission
+    ) -> bool:
+        """Whether ``user`` holds ``permission`` on ``env``; if not, they are told why and
+        the refusal is audited (``what``: the action or button refused)."""
+        decision = authorise(self.inventory, env, user, await self.groups_of(user), permission)
+        if not decision.allowed:
+            await self.audit_denied(user, env, what, decision.reason)
+            await self.tell(channel, user, decision.reason)
+        return decision.allowed
 
     async def _claim_and_run(self, pending_id: str, user: str, channel: str) -> None:
         assert self.pending is not None

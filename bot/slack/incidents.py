@@ -189,15 +189,10 @@ class IncidentDesk:
         except IncidentError as exc:
             await self._refused(channel, user, exc)
             return None
-        groups = await self.bot.groups_of(user)
-        decision = authorise(
-            self.bot.inventory, incident.environment, user, groups, COMMAND_PERMISSIONS["incident"]
+        allowed = await self.bot.may(
+            user, channel, incident.environment, "incident", COMMAND_PERMISSIONS["incident"]
         )
-        if not decision.allowed:
-            await self.bot.audit_denied(user, incident.environment, "incident", decision.reason)
-            await self.bot.tell(channel, user, decision.reason)
-            return None
-        return user, channel, incident
+        return (user, channel, incident) if allowed else None
 
     async def acknowledged(self, body: Mapping[str, Any]) -> None:
         clicked = await self._clicked(body)
