@@ -94,7 +94,6 @@ async def oncall_bench(repeat: int) -> None:
     from aiohttp.test_utils import TestServer
     from pydantic import SecretStr
 
-    from bot.audit.embedded import EmbeddedPostgres
     from bot.audit.spool import Spool
     from bot.audit.store import AuditStore
     from bot.audit.trail import AuditTrail
@@ -102,18 +101,13 @@ async def oncall_bench(repeat: int) -> None:
     from bot.oncall.intake import add_intake_routes
     from bot.slack.app import SlackBot
     from bot.slack.settings import SlackSettings
-    from tests.audit.conftest import stop_by_pid
+    from tests.audit.conftest import embedded_server
     from tests.clock import FakeClock
     from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
 
-    def start() -> tuple[Path, EmbeddedPostgres]:
-        root = Path(tempfile.mkdtemp(prefix="stackbot-bench-"))
-        root.chmod(0o711)  # the embedded server runs as nobody when we are root
-        server = EmbeddedPostgres(root / "data")
-        server.start()
-        return root, server
-
-    root, server = await asyncio.to_thread(start)
+    servers = embedded_server()
+    server = await asyncio.to_thread(servers.__enter__)
+    root = Path(tempfile.mkdtemp(prefix="stackbot-bench-"))
     inventory = parse_inventory(
         {
             "environments": {
@@ -184,7 +178,7 @@ async def oncall_bench(repeat: int) -> None:
                 await http.close()
                 await bot.drain()
     finally:
-        await asyncio.to_thread(stop_by_pid, server)
+        await asyncio.to_thread(servers.__exit__, None, None, None)
         await asyncio.to_thread(shutil.rmtree, root, True)
 
 

@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -54,8 +55,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[EmbeddedPostgres]:
+@contextmanager
+def embedded_server() -> Iterator[EmbeddedPostgres]:
+    """A started server in a scratch directory; stopped by its pid and removed after."""
     root = scratch_dir()
     server = EmbeddedPostgres(root / "data")
     server.start()
@@ -64,6 +66,12 @@ def server() -> Iterator[EmbeddedPostgres]:
     finally:
         stop_by_pid(server)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[EmbeddedPostgres]:
+    with embedded_server() as started:
+        yield started
 
 
 @pytest.fixture

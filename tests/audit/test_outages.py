@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from bot.audit.store import AuditStore
 from bot.audit.trail import AuditTrail
 from bot.executor import execute, plan_action
 from tests.audit import support
-from tests.audit.conftest import scratch_dir, stop_by_pid
+from tests.audit.conftest import embedded_server, stop_by_pid
 from tests.audit.support import ACTION, INVENTORY, FakeTransport, Params, no_findings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="session")]
@@ -31,14 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def own_server() -> Iterator[EmbeddedPostgres]:
     """A server of this test's own, to stop and start again."""
-    root = scratch_dir()
-    server = EmbeddedPostgres(root / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        stop_by_pid(server)
-        shutil.rmtree(root, ignore_errors=True)
+    with embedded_server() as started:
+        yield started
 
 
 async def diagnose(trail: AuditTrail, n: int) -> None:
