@@ -178,19 +178,13 @@ def _operations(located: _Located) -> list[tuple[Step, Run]]:
     stack, secrets = located.stack, located.secrets
     if stack.backup_command and located.db is not None:
         db = located.db.name
-        backup_step = Step(
-            description=f"back up the database with {stack.name}'s backup_command in {db}",
-            call=redact_text(
-                f"docker exec {db} {quote_argv(stack.backup_command)}", known_secrets=secrets
-            ),
-        )
-
-        async def backup_command(session: HostSession) -> StepOutcome:
-            return await _exec_step(
-                session, db, stack.backup_command, backup_step.description, secrets, "backup"
+        ops.append(
+            _exec_operation(
+                db, stack.backup_command,
+                f"back up the database with {stack.name}'s backup_command in {db}",
+                secrets, "backup",
             )
-
-        ops.append((backup_step, backup_command))
+        )  # fmt: skip
     elif located.backup is not None:
         spec = located.backup
         volume_step = spec.step()
@@ -200,20 +194,28 @@ def _operations(located: _Located) -> list[tuple[Step, Run]]:
 
         ops.append((volume_step, volume_backup))
     app = located.app.name
-    migrate_step = Step(
-        description=f"run {stack.name}'s migrate_command in {app}",
-        call=redact_text(
-            f"docker exec {app} {quote_argv(stack.migrate_command)}", known_secrets=secrets
-        ),
+    ops.append(
+        _exec_operation(
+            app, stack.migrate_command, f"run {stack.name}'s migrate_command in {app}",
+            secrets, "migrated",
+        )
+    )  # fmt: skip
+    return ops
+
+
+def _exec_operation(
+    container: str, argv: Sequence[str], description: str, secrets: Sequence[str], done: str
+) -> tuple[Step, Run]:
+    """A ``docker exec`` step (its call shown redacted) and what apply runs for it."""
+    step = Step(
+        description=description,
+        call=redact_text(f"docker exec {container} {quote_argv(argv)}", known_secrets=secrets),
     )
 
-    async def migrate(session: HostSession) -> StepOutcome:
-        return await _exec_step(
-            session, app, stack.migrate_command, migrate_step.description, secrets, "migrated"
-        )
+    async def run(session: HostSession) -> StepOutcome:
+        return await _exec_step(session, container, argv, description, secrets, done)
 
-    ops.append((migrate_step, migrate))
-    return ops
+    return step, run
 
 
 async def _exec_step(
