@@ -3,7 +3,8 @@
 # Built from a local wheel-house, so `docker build` needs no network and no registry
 # beyond the base image (which may be any Debian-based image with Python 3.11):
 #
-#   python3.11 -m pip wheel . -w wheels          # stackbot and every dependency as wheels
+#   python3.11 -m pip wheel --require-hashes -r requirements.lock -w wheels  # the locked versions
+#   python3.11 -m pip wheel --no-deps . -w wheels                          # stackbot itself
 #   python3.11 -m pip download --no-deps -d wheels pip   # pip itself, run from its wheel
 #   docker build -t stackbot .                    # or: scripts/build-image
 #   docker build --build-arg BASE=my/debian-with-python3.11 -t stackbot .

@@ -8,7 +8,10 @@ Pure functions over already-fetched Engine API objects (no I/O):
   containers that carry no compose project label (started with ``docker run``).
   ``declared`` is the inventory's stacks meant for this host (the caller drops
   stacks pinned to another host); a declared stack that does not run here is
-  still returned, with ``found=False``.
+  still returned, with ``found=False``. With ``host`` given, only the projects its
+  environment owns become stacks (``ResolvedHost.owner_of``); the others are listed
+  in ``elsewhere`` with their owner, and unlabelled containers stay out of
+  ``unmanaged`` unless the environment owns unlabelled objects on that engine.
 - ``parse_database_url(url) -> DatabaseURL``: a Postgres URL, password kept as a
   ``SecretStr`` and never put in ``str()``, ``repr()`` or error messages.
 - ``referenced_hosts(env) -> list[HostReference]``: the host names a container's
@@ -27,7 +30,13 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.config.models import DatabaseRef, ServiceRoles, StackConfig
+from bot.config.models import (
+    DatabaseRef,
+    ResolvedHost,
+    ServiceRoles,
+    StackConfig,
+    normalize_project,
+)
 from bot.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_ENV_FILE,
@@ -40,6 +49,7 @@ from bot.docker_objects import (
 __all__ = [
     "DatabaseURL",
     "DiscoveredStack",
+    "ElsewhereProject",
     "HostReference",
     "HostStacks",
     "Roles",
@@ -131,11 +141,27 @@ class DiscoveredStack(_Frozen):
         return tuple(c for s in self.services.values() for c in s.containers)
 
 
+class ElsewhereProject(_Frozen):
+    """A compose project on a shared engine that this environment does not own."""
+
+    project: str
+    owner: str | None  # the environment that owns it; None: no environment claims it
+    containers: int
+
+
 class HostStacks(_Frozen):
     """The result of ``discover_stacks``."""
 
     stacks: tuple[DiscoveredStack, ...]
     unmanaged: tuple[ContainerDetails, ...] = Field(repr=False)  # no compose project label
+    elsewhere: tuple[ElsewhereProject, ...] = ()  # projects here owned by no/other envs
+    unlabelled_elsewhere: int = 0  # unlabelled containers this environment does not own
+
+    def owned(self, container: ContainerDetails) -> bool:
+        """Whether ``container`` is one this environment's diagnosis may judge."""
+        if container.compose_project:
+            return any(s.project == container.compose_project for s in self.stacks if s.found)
+        return any(c.id == container.id for c in self.unmanaged)
 
     def get(self, name: str) -> DiscoveredStack | None:
         return next((s for s in self.stacks if s.name == name), None)
@@ -270,11 +296,6 @@ def referenced_hosts(env: Mapping[str, str]) -> list[HostReference]:
 
 
 # --- stacks -----------------------------------------------------------------
-
-
-def _normalize_project(name: str) -> str:
-    """Compose's own normalisation: lower case, only [a-z0-9_-]."""
-    return re.sub(r"[^a-z0-9_-]", "", name.lower()).lstrip("_-")
 
 
 def _absolute(paths: Iterable[str], working_dir: str | None) -> tuple[str, ...]:
@@ -439,7 +460,9 @@ def _build(
 
 
 def discover_stacks(
-    containers: Sequence[ContainerDetails], declared: Mapping[str, StackConfig]
+    containers: Sequence[ContainerDetails],
+    declared: Mapping[str, StackConfig],
+    host: ResolvedHost | None = None,
 ) -> HostStacks:
     """Group ``containers`` into stacks; see the module docstring for the shape."""
     projects: dict[str, list[ContainerDetails]] = {}
@@ -454,12 +477,27 @@ def discover_stacks(
     for name, cfg in declared.items():
         wanted = cfg.compose_project or name
         project = next((p for p in projects if p == wanted), None) or next(
-            (p for p in projects if _normalize_project(p) == _normalize_project(wanted)), None
+            (p for p in projects if normalize_project(p) == normalize_project(wanted)), None
         )
         if project is not None:
             claimed.add(project)
         stacks.append(_build(name, project or wanted, cfg, projects.get(project or "", [])))
+    elsewhere: list[ElsewhereProject] = []
     for project in sorted(set(projects) - claimed):
-        stacks.append(_build(project, project, None, projects[project]))
+        owner = None if host is None else host.owner_of(project)
+        if host is None or owner == host.env:
+            stacks.append(_build(project, project, None, projects[project]))
+        else:
+            elsewhere.append(
+                ElsewhereProject(project=project, owner=owner, containers=len(projects[project]))
+            )
     unmanaged.sort(key=lambda c: c.name)
-    return HostStacks(stacks=tuple(stacks), unmanaged=tuple(unmanaged))
+    foreign_unlabelled = 0
+    if host is not None and not host.owns(None):
+        foreign_unlabelled, unmanaged = len(unmanaged), []
+    return HostStacks(
+        stacks=tuple(stacks),
+        unmanaged=tuple(unmanaged),
+        elsewhere=tuple(elsewhere),
+        unlabelled_elsewhere=foreign_unlabelled,
+    )

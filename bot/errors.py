@@ -10,6 +10,9 @@ the boundary where they happen, with ``raise ... from exc``, and nowhere else.
     ├── ConfigError                the inventory cannot be used            (exit 3)
     │   ├── ConfigNotFound         no file at the path that was looked up
     │   └── ConfigInvalid          the file does not validate (names the keys)
+    ├── Refused                    a fix was not applied                   (exit 5)
+    │   ├── TargetGone             what it was for no longer exists
+    │   └── NotOwned               the target belongs to another environment
     └── HostError                  something on a host went wrong          (exit 4)
         ├── HostUnreachable        TCP connect / handshake failed or timed out
         ├── HostKeyNotVerified     no known_hosts to check the host key against
@@ -82,6 +85,27 @@ class ConfigInvalid(ConfigError):
         super().__init__(f"{source}: {lines}")
         self.source = source
         self.problems = problems
+
+
+class Refused(StackbotError):
+    """A fix was not applied (nothing changed): exit status 5."""
+
+    code = "action.refused"
+    exit_status = 5
+
+
+class TargetGone(Refused):
+    code = "action.target_gone"
+
+
+class NotOwned(Refused):
+    """The target belongs to another environment (``owner``), or to none."""
+
+    code = "action.not_owned"
+
+    def __init__(self, message: str, *, owner: str | None) -> None:
+        super().__init__(message)
+        self.owner = owner
 
 
 class HostError(StackbotError):

@@ -28,8 +28,9 @@ from bot.audit.trail import AuditRequest
 from bot.config.models import Inventory, ResolvedHost
 from bot.engine import environment_hosts
 from bot.envlock import environment_lock
-from bot.errors import StackbotError
+from bot.errors import NotOwned, StackbotError
 from bot.findings import Finding
+from bot.ownership import check_owned
 from bot.redact import redact_text
 from bot.session import HostSession
 
@@ -59,7 +60,10 @@ async def plan_action(
     transport: Sessions, inventory: Inventory, env: str, action: Action[Any], params: Any
 ) -> Plan:
     async with transport.session(action_host(inventory, env, params)) as session:
-        return await action.plan(ReadOnlyHost(session), params)
+        view = ReadOnlyHost(session)
+        plan = await action.plan(view, params)
+        await check_owned(view, action.name, plan.target)
+        return plan
 
 
 def describe_change(confirmed: Plan, fresh: Plan) -> str:
@@ -128,9 +132,15 @@ async def _locked(
     audit: AuditRequest | None,
 ) -> ActionResult:
     async with transport.session(host) as session:
-        fresh = await action.plan(ReadOnlyHost(session), params)
+        view = ReadOnlyHost(session)
+        fresh = await action.plan(view, params)
         if audit is not None:
             audit.host, audit.target = host.name, dict(fresh.target)
+        try:
+            await check_owned(view, action.name, fresh.target)
+        except NotOwned as exc:
+            await _record_not_owned(audit, exc, fresh, started)
+            raise
         base = {
             "action": action.name,
             "environment": env,
@@ -193,7 +203,8 @@ async def _locked(
                 "finished", _finished(status, changed, outcomes, time.monotonic() - started)
             )
         post = None
-        if diagnose is not None and action.verifies:
+        # A failed apply is never checked for a cure: it says what failed, not what is gone.
+        if diagnose is not None and action.verifies and status == "applied":
             remaining = action.remaining(await diagnose(session), params)
             post = PostCheck(
                 checked=action.verifies, cleared=not remaining, remaining=tuple(remaining)
@@ -216,6 +227,31 @@ async def _locked(
             message=failed[0].detail if failed else "",
             duration=time.monotonic() - started,
         )
+
+
+async def _record_not_owned(
+    audit: AuditRequest | None, exc: NotOwned, plan: Plan, started: float
+) -> None:
+    """A refusal for another environment's target lands in both environments' trails."""
+    await _record_early(audit, "refused", exc.message, plan, started)
+    if audit is None or exc.owner is None or exc.owner == audit.environment:
+        return
+    other = audit.trail.request(
+        actor=audit.actor,
+        surface=audit.surface,
+        environment=exc.owner,
+        action=audit.action,
+        host=audit.host,
+        target=audit.target,
+    )
+    await other.record(
+        "denied",
+        {
+            "reason": exc.message,
+            "requested_in": audit.environment,
+            "request": str(audit.correlation_id),
+        },
+    )
 
 
 async def _record_early(

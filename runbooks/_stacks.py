@@ -29,7 +29,7 @@ async def host_stacks(view: ReadOnlyHost) -> tuple[list[ContainerDetails], HostS
     """Every container (inspected once) and the stacks they form, declared ones first."""
     summaries = await view.docker.containers(all=True)
     containers = await inspect_existing(view.docker.inspect_container, (c.id for c in summaries))
-    return containers, discover_stacks(containers, view.host.stacks)
+    return containers, discover_stacks(containers, view.host.stacks, view.host)
 
 
 def find_stack(stacks: HostStacks, name: str) -> DiscoveredStack | None:

@@ -19,7 +19,7 @@ from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
 from bot.engine import run_runbook
 from bot.envlock import default_lock_dir
-from bot.errors import HostError, StackbotError, UsageError
+from bot.errors import HostError, StackbotError, TargetGone, UsageError
 from bot.executor import execute, plan_action
 from bot.findings import Finding
 from bot.redact import redact_data, redact_model
@@ -222,7 +222,7 @@ async def _resolve(
     report = build_report(outcome)
     finding = next((f for f in report.findings if f.id == args.finding), None)
     if finding is None:
-        raise UsageError(
+        raise TargetGone(
             f"no finding {args.finding} in {args.env} now (it may be fixed already); "
             f"run `stackbot diagnose {args.env}` for the current ids"
         )
@@ -338,6 +338,14 @@ def _print_result(out: Console, result: ActionResult) -> None:
         out.print(Text(line + (f" — {outcome.detail}" if outcome.detail else "")))
     if result.message and not result.outcomes:
         out.print(Text(f"  {result.message}"))
+    if result.status == "failed":
+        out.print(
+            Text(
+                f"✘ not fixed: a step failed, so no cure is claimed; run `stackbot diagnose "
+                f"{result.environment}` to see the state it left",
+                style="bold red",
+            )
+        )
     post = result.post_check
     if post is not None:
         if post.cleared:

@@ -28,6 +28,7 @@ from bot.config.loader import describe_validation_error
 from bot.diagnosis import build_report
 from bot.engine import environment_hosts, run_runbook
 from bot.errors import StackbotError, UsageError
+from bot.ownership import shared_engine_warnings
 from bot.probe import HostProbe, probe_hosts
 from bot.render.json_output import render_json
 from bot.render.report import render_report, report_json
@@ -200,7 +201,10 @@ async def _report(inventory: Inventory, args: argparse.Namespace, err: Console) 
         out.print(render_json(outcome), markup=False, highlight=False, soft_wrap=True)
     else:
         render_terminal(outcome, out)
-    return EXIT_HOST_FAILED if outcome.failed else EXIT_OK
+    if outcome.failed:
+        return EXIT_HOST_FAILED
+    critical = any(getattr(h.result, "level", None) == "critical" for h in outcome.hosts)
+    return EXIT_CRITICAL if critical else EXIT_OK
 
 
 def _params(model: type[BaseModel], given: dict[str, Any]) -> BaseModel:
@@ -219,6 +223,9 @@ async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Con
         f"inventory OK: {_plural(len(envs), 'environment')}, {_plural(len(hosts), 'host')}",
         markup=False,
     )
+    for warning in shared_engine_warnings(inventory):
+        if not args.env or f"{args.env}/" in warning:
+            out.print(f"warning: {warning}", markup=False, soft_wrap=True)
     if not args.connect:
         return EXIT_OK
     async with Transport(inventory.ssh) as transport:

@@ -6,6 +6,7 @@ instead of a setting that silently does nothing.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from datetime import date, timedelta
 from datetime import time as dt_time
@@ -279,6 +280,21 @@ class EnvironmentConfig(Strict):
     )
     slack_channel: SlackChannel | None = Field(None, description="where its alerts go")
     oncall: OnCallConfig | None = Field(None, description="rotation, escalation, watcher")
+    projects: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = Field(
+        (),
+        description=(
+            "compose project name patterns (shell-style: crm-*) this environment owns on "
+            "hosts it shares with another environment, beside its declared stacks"
+        ),
+    )
+
+    def declared_projects(self, host: str) -> tuple[str, ...]:
+        """The compose projects this environment declares on ``host``."""
+        return tuple(
+            stack.compose_project or name
+            for name, stack in self.stacks.items()
+            if stack.host in (None, host)
+        )
 
     @model_validator(mode="after")
     def _oncall_has_a_channel(self) -> EnvironmentConfig:
@@ -330,6 +346,32 @@ class Inventory(Strict):
         """The top-level access merged with the environment's (``env`` must exist)."""
         return self.access.merged(self.environments[env].access)
 
+    def engine_of(self, env: str, host: str) -> tuple[str, int, str]:
+        """What identifies the Docker engine behind a host: address, SSH port, socket."""
+        cfg = self.environments[env].hosts[host]
+        port = cfg.port if "port" in cfg.model_fields_set else self.defaults.port
+        return cfg.address.lower(), port, cfg.docker_socket
+
+    def neighbours(self, env: str, host: str) -> tuple[Neighbour, ...]:
+        """The other environments with a host on the same Docker engine as ``env/host``."""
+        engine = self.engine_of(env, host)
+        found: list[Neighbour] = []
+        for other, cfg in self.environments.items():
+            if other == env:
+                continue
+            shared = [h for h in cfg.hosts if self.engine_of(other, h) == engine]
+            if shared:
+                declared = {p for h in shared for p in cfg.declared_projects(h)}
+                found.append(
+                    Neighbour(
+                        env=other,
+                        hosts=tuple(shared),
+                        projects=tuple(sorted(declared)),
+                        patterns=cfg.projects,
+                    )
+                )
+        return tuple(found)
+
     def resolved_host(self, env: str, host: str) -> ResolvedHost:
         """The host with defaults applied and every field that SSH needs set."""
         cfg = self.environments[env].hosts[host]
@@ -349,7 +391,27 @@ class Inventory(Strict):
                 for name, stack in self.environments[env].stacks.items()
                 if stack.host in (None, host)
             },
+            project_patterns=self.environments[env].projects,
+            neighbours=self.neighbours(env, host),
         )
+
+
+def normalize_project(name: str) -> str:
+    """Compose's own normalisation of a project name: lower case, only [a-z0-9_-]."""
+    return re.sub(r"[^a-z0-9_-]", "", name.lower()).lstrip("_-")
+
+
+class Neighbour(Strict):
+    """Another environment with a host on the same Docker engine."""
+
+    env: str
+    hosts: tuple[str, ...]
+    projects: tuple[str, ...] = ()  # compose projects it declares there
+    patterns: tuple[str, ...] = ()  # its `projects:` patterns
+
+    @property
+    def claims_any(self) -> bool:
+        return bool(self.projects or self.patterns)
 
 
 class ResolvedHost(Strict):
@@ -366,6 +428,37 @@ class ResolvedHost(Strict):
     docker_socket: str
     connect_timeout: float
     stacks: dict[str, StackConfig] = {}  # the declared stacks that may run on this host
+    project_patterns: tuple[str, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()  # other environments on the same Docker engine
+
+    def owner_of(self, project: str | None) -> str | None:
+        """The environment that owns compose ``project`` on this engine (None: no label).
+
+        In order: the environment that declares it as a stack; the one whose
+        ``projects:`` pattern matches it (this one's patterns first); else this
+        environment when no other environment on the engine declares any stack or
+        pattern; else nobody (None).
+        """
+        if project:
+            name = normalize_project(project)
+            mine = (stack.compose_project or key for key, stack in self.stacks.items())
+            if any(normalize_project(p) == name for p in mine):
+                return self.env
+            for other in self.neighbours:
+                if any(normalize_project(p) == name for p in other.projects):
+                    return other.env
+            if any(fnmatch.fnmatchcase(project, pat) for pat in self.project_patterns):
+                return self.env
+            for other in self.neighbours:
+                if any(fnmatch.fnmatchcase(project, pat) for pat in other.patterns):
+                    return other.env
+        if any(other.claims_any for other in self.neighbours):
+            return None
+        return self.env
+
+    def owns(self, project: str | None) -> bool:
+        """Whether this host's environment owns ``project`` (None: an unlabelled object)."""
+        return self.owner_of(project) == self.env
 
     @property
     def is_local(self) -> bool:

@@ -28,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from bot.config.models import ResolvedHost
 from bot.discovery import (
     DiscoveredStack,
     HostStacks,
@@ -41,7 +42,13 @@ from bot.discovery import (
     parse_database_url,
     referenced_hosts,
 )
-from bot.docker_objects import ContainerDetails, DiskUsage
+from bot.docker_objects import (
+    COMPOSE_PROJECT,
+    ContainerDetails,
+    DiskUsage,
+    NetworkSummary,
+    Volume,
+)
 from bot.errors import (
     DatabaseMissing,
     DatabaseUnreachable,
@@ -97,7 +104,8 @@ async def gather_facts(
         raise DeadlineExceeded(
             host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
         ) from exc
-    stacks = discover_stacks(containers, host.stacks)
+    stacks = discover_stacks(containers, host.stacks, host)
+    containers, networks, volumes = owned_objects(host, stacks, containers, networks, usage.volumes)
     secrets = secret_values(containers)
 
     steps: dict[str, Coroutine[Any, Any, Any]] = {"disk usage": _filesystems(session, usage)}
@@ -129,7 +137,7 @@ async def gather_facts(
         docker_reclaimable=disk[1],
         containers=tuple(containers),
         networks=tuple(networks),
-        volumes=usage.volumes,
+        volumes=tuple(volumes),
         stacks=stacks,
         env_files={f.path: f for f in _of_type(results.values(), EnvFileFacts)},
         proxy_logs={log.container: log.text for log in _of_type(results.values(), _ProxyLog)},
@@ -139,6 +147,28 @@ async def gather_facts(
         compose_services=results.get(COMPOSE_SERVICES_STEP, ()),
         unfinished=tuple(unfinished),
     )
+
+
+def owned_objects(
+    host: ResolvedHost,
+    stacks: HostStacks,
+    containers: list[ContainerDetails],
+    networks: Sequence[NetworkSummary],
+    volumes: Sequence[Volume],
+) -> tuple[list[ContainerDetails], list[NetworkSummary], list[Volume]]:
+    """What this environment's diagnosis may judge on a shared engine: its own
+    containers, networks and volumes (by compose project label); an unlabelled
+    network always (shared plumbing), an unlabelled volume when the environment owns
+    unlabelled objects here or one of its containers mounts it."""
+    mine = [c for c in containers if stacks.owned(c)]
+    mounted = {m.name for c in mine for m in c.mounts if m.name}
+    kept_networks = [
+        n
+        for n in networks
+        if not n.labels.get(COMPOSE_PROJECT) or host.owns(n.labels[COMPOSE_PROJECT])
+    ]
+    kept_volumes = [v for v in volumes if v.name in mounted or host.owns(v.compose_project)]
+    return mine, kept_networks, kept_volumes
 
 
 async def _run_steps(

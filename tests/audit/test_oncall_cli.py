@@ -31,7 +31,7 @@ environments:
 def stackbot(inventory: Path, conninfo: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STACKBOT_DATABASE_URL": conninfo}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "--config", str(inventory), *args],
+        [sys.executable, "-m", "bot.cli", "--config", str(inventory), *args],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.lab
 def stackbot(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a child process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", *args],
+        [sys.executable, "-m", "bot.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

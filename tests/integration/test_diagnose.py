@@ -77,7 +77,7 @@ def describe(report: DiagnosisReport) -> str:
 
 def stackbot(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", *args],
+        [sys.executable, "-m", "bot.cli", *args],
         capture_output=True,
         text=True,
         timeout=180,

@@ -271,6 +271,7 @@ def test_check_config_reads_the_default_path(
     )
     assert result.status == 0, result.stderr
     assert "inventory OK" in result.stdout and "2 hosts" in result.stdout
+    assert result.stderr == "", result.stderr  # no library warning reaches the user
 
 
 def test_bad_inventory_exits_3_with_one_line(

@@ -52,7 +52,7 @@ def inventory(inventory_path: Path) -> Inventory:
 
 def stackbot(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", *args],
+        [sys.executable, "-m", "bot.cli", *args],
         capture_output=True,
         text=True,
         timeout=180,

@@ -68,7 +68,7 @@ def serving(tmp_path: Path, slack_api: SlackStub, **extra_env: str) -> Iterator[
     }
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli.main", "--config", str(inventory), "serve", "--http",
+        [sys.executable, "-m", "bot.cli", "--config", str(inventory), "serve", "--http",
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -141,7 +141,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, slack_api: SlackStub) -
             "SLACK_API_URL": slack_api.api_url,
         }
         done = subprocess.run(
-            [sys.executable, "-m", "bot.cli.main", "--config", str(inventory), "serve", "--http",
+            [sys.executable, "-m", "bot.cli", "--config", str(inventory), "serve", "--http",
              "--host", "127.0.0.1", "--port", str(port)],
             env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from .inventory import ENVIRONMENT_OF_HOST
 from .lab import Lab
 from .scenarios import SCENARIOS
 from .util import LabError, log
@@ -28,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             lab.start()
+            env = "lab"
             if args.scenario:
-                print(json.dumps(lab.scenario(args.scenario).__dict__, indent=1))
+                info = lab.scenario(args.scenario)
+                print(json.dumps(info.__dict__, indent=1))
+                env = ENVIRONMENT_OF_HOST[info.host]
             log(f"up done in {time.monotonic() - t0:.1f}s")
             print(f"inventory: {lab.inventory_path}")
+            print(f"environment: {env}")  # where the scenario's incident is
         elif args.command == "scenario":
             if not lab.is_running():
                 lab.start()

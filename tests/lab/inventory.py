@@ -25,6 +25,10 @@ def host_entry(host: HostSpec, **overrides: Any) -> dict[str, Any]:
     return entry
 
 
+# The environment of the base inventory that holds each lab host alone.
+ENVIRONMENT_OF_HOST = {"h1": "lab", "h2": "small"}
+
+
 def base_inventory() -> dict[str, Any]:
     """Environments lab (h1), small (h2), pair (h1+h2) and local (h1's socket, no SSH)."""
     keys = keys_paths()
