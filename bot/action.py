@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.compose_cli import ComposeCLI, detect_compose
 from bot.config.models import ResolvedHost
 from bot.docker_objects import (
     ContainerDetails,
@@ -165,16 +166,14 @@ class ReadOnlyHost:
                 found.append(program)
         return found
 
-    async def compose_command(self) -> tuple[str, ...] | None:
-        """The compose CLI the host has: ``docker compose`` (v2), else ``docker-compose`` (v1).
+    async def compose(self) -> ComposeCLI | None:
+        """The compose the host has (``bot.compose_cli``: once per connection)."""
+        return await detect_compose(self._session)
 
-        Asks each for its version, which changes nothing; None when neither answers.
-        """
-        for command in (("docker", "compose"), ("docker-compose",)):
-            result = await self._session.run([*command, "version"], check=False, timeout=20)
-            if result.ok:
-                return command
-        return None
+    async def compose_command(self) -> tuple[str, ...] | None:
+        """The compose CLI's argv: ``docker compose`` (v2), else ``docker-compose``."""
+        found = await self.compose()
+        return found.argv if found is not None else None
 
     def database(
         self, *, address: str, port: int, user: str, password: str, dbname: str

@@ -57,12 +57,28 @@ def action_host(inventory: Inventory, env: str, params: Any) -> ResolvedHost:
 
 
 async def plan_action(
-    transport: Sessions, inventory: Inventory, env: str, action: Action[Any], params: Any
+    transport: Sessions,
+    inventory: Inventory,
+    env: str,
+    action: Action[Any],
+    params: Any,
+    *,
+    audit: AuditRequest | None = None,
 ) -> Plan:
-    async with transport.session(action_host(inventory, env, params)) as session:
+    """The plan of ``action`` now; ``NotOwned`` (audited in both environments when
+    ``audit`` is given) when its target is not ``env``'s."""
+    started = time.monotonic()
+    host = action_host(inventory, env, params)
+    async with transport.session(host) as session:
         view = ReadOnlyHost(session)
         plan = await action.plan(view, params)
-        await check_owned(view, action.name, plan.target)
+        try:
+            await check_owned(view, action.name, plan.target)
+        except NotOwned as exc:
+            if audit is not None:
+                audit.host, audit.target = host.name, dict(plan.target)
+            await _record_not_owned(audit, exc, plan, started)
+            raise
         return plan
 
 

@@ -6,8 +6,8 @@ Two tables live here, both plain data:
   prefix such as ``ghp_`` or ``sk-ant-``, a fixed structure such as a JWT or a
   bcrypt hash). Each entry has a name, a family, a ``prefix`` (a regex for the
   non-secret lead shown before ``***``, so a reader still sees *which* kind of
-  credential was there) and a ``body`` (the secret part). ``bot.redact`` joins
-  them into one alternation, tried only where a token can start.
+  credential was there) and a ``body`` (the secret part). ``TokenScanner`` finds
+  them all in one pass.
 - the key-name vocabulary that ``bot.redact.is_secret_key`` uses to decide
   whether ``NAME=value`` holds a secret.
 
@@ -34,9 +34,23 @@ class Token:
     family: str
     prefix: str  # regex of the lead that is kept (no capturing groups); may be ""
     body: str  # regex of the secret part (no capturing groups)
+    starts: str = ""  # the characters a match can start with; "" for prefix's literal first
+
+    def first_characters(self) -> str:
+        """The characters a match can start with (``starts``, or the prefix's first)."""
+        if self.starts:
+            return self.starts
+        lead = self.prefix[:2]
+        if not lead or lead[0] in _REGEX_SPECIAL or lead[1:] in ("?", "*"):
+            raise ValueError(f"token {self.name}: the prefix does not start with a literal")
+        return lead[0]
 
 
-_B64URL = "A-Za-z0-9_-"
+_REGEX_SPECIAL = "\\[](){}.^$*+?|"
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_HEX = "0123456789abcdef"
+
+
 _CRYPT = r"[./A-Za-z0-9]"
 _D = r"\$\$?"  # a crypt "$", or "$$" as written in a Compose file
 
@@ -59,9 +73,17 @@ TOKENS: tuple[Token, ...] = (
     Token("bitbucket-app-password", "source-hosts", "ATBB", "[A-Za-z0-9_=.-]{28,255}"),
     Token("atlassian-api-token", "source-hosts", "ATATT3", "[A-Za-z0-9_=.-]{50,400}"),
     # --- payments ----------------------------------------------------------------
-    Token("stripe-style-secret-key", "payments", "(?:sk|rk)_(?:live|test)_", "[A-Za-z0-9]{10,255}"),
+    Token(
+        "stripe-style-secret-key",
+        "payments",
+        "(?:sk|rk)_(?:live|test)_",
+        "[A-Za-z0-9]{10,255}",
+        starts="sr",
+    ),
     Token("stripe-webhook-secret", "payments", "whsec_", "[A-Za-z0-9+/=]{24,255}"),
-    Token("square-access-token", "payments", "(?:EAAA|sq0atp-)", "[A-Za-z0-9_-]{22,255}"),
+    Token(
+        "square-access-token", "payments", "(?:EAAA|sq0atp-)", "[A-Za-z0-9_-]{22,255}", starts="Es"
+    ),
     Token("square-oauth-secret", "payments", "sq0csp-", "[A-Za-z0-9_-]{40,255}"),
     Token(
         "braintree-access-token",
@@ -79,7 +101,9 @@ TOKENS: tuple[Token, ...] = (
     ),
     # --- AI providers --------------------------------------------------------------
     Token("anthropic-api-key", "ai-providers", "sk-ant-", "[A-Za-z0-9_-]{20,255}"),
-    Token("openai-project-key", "ai-providers", "sk-(?:proj|svcacct|admin)-", "[A-Za-z0-9_-]{20,255}"),
+    Token(
+        "openai-project-key", "ai-providers", "sk-(?:proj|svcacct|admin)-", "[A-Za-z0-9_-]{20,255}"
+    ),
     Token("openrouter-api-key", "ai-providers", "sk-or-v1-", "[a-f0-9]{32,255}"),
     Token("openai-style-key", "ai-providers", "sk-", "[A-Za-z0-9]{32,255}"),
     Token("huggingface-token", "ai-providers", "hf_", "[A-Za-z0-9]{30,255}"),
@@ -98,12 +122,13 @@ TOKENS: tuple[Token, ...] = (
         # 24 base62 characters with all three classes: not an abbreviation or a host name
         "(?=[A-Za-z0-9]{0,23}[0-9])(?=[A-Za-z0-9]{0,23}[A-Z])(?=[A-Za-z0-9]{0,23}[a-z])"
         "[A-Za-z0-9]{24}(?![A-Za-z0-9])",
+        starts="sb",
     ),
     Token(
         "doppler-token",
         "secret-stores",
         r"dp\.(?:pt|st|sa|scim|audit|ct)\.",
-        "[A-Za-z0-9_-]{30,255}",
+        "[A-Za-z0-9_.-]{30,255}",
     ),
     Token("1password-service-account", "secret-stores", "ops_", "eyJ[A-Za-z0-9+/=_-]{50,2000}"),
     Token("age-secret-key", "secret-stores", "AGE-SECRET-KEY-1", "[0-9A-Z]{58}"),
@@ -113,6 +138,7 @@ TOKENS: tuple[Token, ...] = (
         "secret-stores",
         "",
         r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,120}",
+        starts=_ALNUM,
     ),
     # --- package registries ----------------------------------------------------------
     Token("npm-token", "package-registries", "npm_", "[A-Za-z0-9]{36,255}"),
@@ -125,7 +151,9 @@ TOKENS: tuple[Token, ...] = (
     Token("clojars-token", "package-registries", "CLOJARS_", "[a-z0-9]{60}"),
     Token("postman-api-key", "package-registries", "PMAK-", "[a-f0-9]{24}-[a-f0-9]{34}"),
     # --- chat, webhooks, e-mail and SaaS APIs -----------------------------------------
-    Token("slack-token", "chat-and-webhooks", r"xox(?:e\.xox[bp]|[abeoprs])-", "[A-Za-z0-9-]{10,255}"),
+    Token(
+        "slack-token", "chat-and-webhooks", r"xox(?:e\.xox[bp]|[abeoprs])-", "[A-Za-z0-9-]{10,255}"
+    ),
     Token("slack-app-token", "chat-and-webhooks", "xapp-", "[A-Za-z0-9-]{10,255}"),
     Token(
         "slack-webhook",
@@ -144,8 +172,15 @@ TOKENS: tuple[Token, ...] = (
         "chat-and-webhooks",
         "",
         "[MNO][A-Za-z0-9_-]{23,27}\\.[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,40}",
+        starts="MNO",
     ),
-    Token("telegram-bot-token", "chat-and-webhooks", "", "(?:bot)?[0-9]{6,12}:AA[A-Za-z0-9_-]{30,40}"),
+    Token(
+        "telegram-bot-token",
+        "chat-and-webhooks",
+        "",
+        "(?:bot)?[0-9]{6,12}:AA[A-Za-z0-9_-]{30,40}",
+        starts="b0123456789",
+    ),
     Token(
         "teams-webhook",
         "chat-and-webhooks",
@@ -165,32 +200,71 @@ TOKENS: tuple[Token, ...] = (
         "[0-9]{1,20}/[A-Za-z0-9]{4,64}",
     ),
     Token("twilio-api-key", "chat-and-webhooks", "SK", "[0-9a-fA-F]{32}(?![0-9a-zA-Z])"),
-    Token("sendgrid-api-key", "chat-and-webhooks", r"SG\.", "[A-Za-z0-9_-]{16,32}\\.[A-Za-z0-9_-]{16,64}"),
+    Token(
+        "sendgrid-api-key",
+        "chat-and-webhooks",
+        r"SG\.",
+        "[A-Za-z0-9_-]{16,32}\\.[A-Za-z0-9_-]{16,64}",
+    ),
     Token("mailgun-api-key", "chat-and-webhooks", "key-", "[a-f0-9]{32}(?![a-zA-Z0-9])"),
     Token(
         "mailgun-private-key",
         "chat-and-webhooks",
         "",
         "[a-f0-9]{32}-[a-f0-9]{8}-[a-f0-9]{8}(?![a-zA-Z0-9-])",
+        starts=_HEX,
     ),
-    Token("mailchimp-api-key", "chat-and-webhooks", "", "[a-f0-9]{32}-us[0-9]{1,2}(?![0-9])"),
-    Token("brevo-api-key", "chat-and-webhooks", "x(?:keysib|smtpsib)-", "[a-f0-9]{64}-[A-Za-z0-9]{16}"),
+    Token(
+        "mailchimp-api-key",
+        "chat-and-webhooks",
+        "",
+        "[a-f0-9]{32}-us[0-9]{1,2}(?![0-9])",
+        starts=_HEX,
+    ),
+    Token(
+        "brevo-api-key", "chat-and-webhooks", "x(?:keysib|smtpsib)-", "[a-f0-9]{64}-[A-Za-z0-9]{16}"
+    ),
     Token("newrelic-key", "chat-and-webhooks", "NR(?:AK|II|RA)-", "[A-Z0-9]{27}"),
     Token("sentry-token", "chat-and-webhooks", "sntry[su]_", "[A-Za-z0-9+/=_-]{40,1000}"),
     Token("grafana-cloud-token", "chat-and-webhooks", "glc_", "[A-Za-z0-9+/]{32,400}={0,2}"),
-    Token("grafana-service-account", "chat-and-webhooks", "glsa_", "[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+    Token(
+        "grafana-service-account", "chat-and-webhooks", "glsa_", "[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"
+    ),
     Token("linear-api-key", "chat-and-webhooks", "lin_(?:api|oauth)_", "[A-Za-z0-9]{40}"),
-    Token("notion-token", "chat-and-webhooks", "(?:secret_|ntn_)", "[A-Za-z0-9]{43,46}(?![A-Za-z0-9])"),
+    Token(
+        "notion-token",
+        "chat-and-webhooks",
+        "(?:secret_|ntn_)",
+        "[A-Za-z0-9]{43,46}(?![A-Za-z0-9])",
+        starts="sn",
+    ),
     Token("airtable-pat", "chat-and-webhooks", "pat", "[A-Za-z0-9]{14}\\.[a-f0-9]{64}"),
     Token("figma-token", "chat-and-webhooks", "figd_", "[A-Za-z0-9_-]{40,255}"),
     Token("contentful-pat", "chat-and-webhooks", "CFPAT-", "[A-Za-z0-9_-]{43}"),
-    Token("databricks-token", "chat-and-webhooks", "dapi", "[a-f0-9]{32}(?:-[0-9])?(?![a-zA-Z0-9])"),
+    Token(
+        "databricks-token", "chat-and-webhooks", "dapi", "[a-f0-9]{32}(?:-[0-9])?(?![a-zA-Z0-9])"
+    ),
     Token("buildkite-token", "chat-and-webhooks", "bkua_", "[a-f0-9]{40}"),
-    Token("tailscale-key", "chat-and-webhooks", "tskey-(?:auth|api|client|scim|webhook)-", "[A-Za-z0-9-]{20,255}"),
-    Token("twitter-bearer-token", "chat-and-webhooks", "A{21}", "[A-Za-z0-9%]{30,255}"),
+    Token(
+        "tailscale-key",
+        "chat-and-webhooks",
+        "tskey-(?:auth|api|client|scim|webhook)-",
+        "[A-Za-z0-9-]{20,255}",
+    ),
+    Token(
+        "twitter-bearer-token",
+        "chat-and-webhooks",
+        "A{21}",
+        "(?=[A-Za-z0-9%]{0,254}[a-z])(?=[A-Za-z0-9%]{0,254}[0-9%])[A-Za-z0-9%]{30,255}",
+    ),
     Token("dropbox-token", "chat-and-webhooks", r"sl\.", "[A-Za-z0-9_.-]{130,1500}"),
     Token("facebook-access-token", "chat-and-webhooks", "EAA", "[A-Za-z0-9]{90,1000}"),
-    Token("mapbox-secret-token", "chat-and-webhooks", r"sk\.", "eyJ[A-Za-z0-9_-]{20,500}\\.[A-Za-z0-9_-]{20,100}"),
+    Token(
+        "mapbox-secret-token",
+        "chat-and-webhooks",
+        r"sk\.",
+        "eyJ[A-Za-z0-9_-]{20,500}\\.[A-Za-z0-9_-]{20,100}",
+    ),
     # --- cloud providers ---------------------------------------------------------------
     Token(
         # an access key id followed by its secret (CSV export, `aws configure list`, …)
@@ -198,26 +272,40 @@ TOKENS: tuple[Token, ...] = (
         "cloud",
         "(?:AKIA|ASIA)",
         "[A-Z0-9]{16}[\\s,:;|\"']{1,5}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+        starts="A",
     ),
-    Token("aws-access-key-id", "cloud", "(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])", "[A-Z0-9]{16}(?![A-Za-z0-9])"),
+    Token(
+        "aws-access-key-id",
+        "cloud",
+        "(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])",
+        "[A-Z0-9]{16}(?![A-Za-z0-9])",
+        starts="A",
+    ),
     Token(
         "aws-session-token",
         "cloud",
         "",
         "(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9/+=]{100,4000}",
+        starts="IF",
     ),
     Token("google-api-key", "cloud", "AIza", "[0-9A-Za-z_-]{35}"),
     Token("google-oauth-client-secret", "cloud", "GOCSPX-", "[A-Za-z0-9_-]{28}"),
     Token("google-oauth-access-token", "cloud", r"ya29\.", "[A-Za-z0-9_-]{20,2000}"),
     Token("google-refresh-token", "cloud", "1//0", "[A-Za-z0-9_-]{40,500}"),
-    Token("azure-ad-client-secret", "cloud", "", "[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}"),
+    Token(
+        "azure-ad-client-secret",
+        "cloud",
+        "",
+        "[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
+        starts=_ALNUM + "_~.",
+    ),
     Token("digitalocean-token", "cloud", "do[opr]_v1_", "[a-f0-9]{64}"),
     Token("heroku-api-key", "cloud", "HRKU-", "[A-Za-z0-9_-]{20,255}"),
     Token("cloudflare-origin-ca-key", "cloud", r"v1\.0-", "[a-f0-9]{24}-[a-f0-9]{146}"),
     Token("alibaba-access-key-id", "cloud", "LTAI", "[A-Za-z0-9]{12,20}(?![A-Za-z0-9])"),
-    Token("fly-token", "cloud", "(?:fo1_|fm[12][ar]?_)", "[A-Za-z0-9+/=_-]{30,4000}"),
+    Token("fly-token", "cloud", "(?:fo1_|fm[12][ar]?_)", "[A-Za-z0-9+/=_-]{30,4000}", starts="f"),
     Token("netlify-token", "cloud", "nfp_", "[A-Za-z0-9]{36,255}"),
-    Token("supabase-token", "cloud", "(?:sbp_|sb_secret_)", "[A-Za-z0-9_-]{20,255}"),
+    Token("supabase-token", "cloud", "(?:sbp_|sb_secret_)", "[A-Za-z0-9_-]{20,255}", starts="s"),
     Token("render-api-key", "cloud", "rnd_", "[A-Za-z0-9]{20,255}"),
     Token("planetscale-token", "cloud", "pscale_(?:tkn|pw|oauth)_", "[A-Za-z0-9_.-]{32,64}"),
     # --- signed tokens -----------------------------------------------------------------
@@ -226,24 +314,47 @@ TOKENS: tuple[Token, ...] = (
         "signed-tokens",
         "",
         "eyJ[A-Za-z0-9_-]{5,4000}\\.eyJ[A-Za-z0-9_-]{2,8000}\\.[A-Za-z0-9_-]{0,2000}",
+        starts="e",
     ),
     # --- password hashes (htpasswd, shadow, LDAP, PostgreSQL, MySQL) ------------------
-    Token("bcrypt-hash", "password-hashes", f"{_D}2[abxy]?{_D}[0-9]{{2}}{_D}", f"{_CRYPT}{{53}}"),
-    Token("md5-crypt-hash", "password-hashes", f"{_D}(?:apr1|1){_D}", f"{_CRYPT}{{1,8}}{_D}{_CRYPT}{{22}}"),
+    Token(
+        "bcrypt-hash", "password-hashes", f"{_D}2[abxy]?{_D}[0-9]{{2}}{_D}", f"{_CRYPT}{{53}}", "$"
+    ),
+    Token(
+        "md5-crypt-hash",
+        "password-hashes",
+        f"{_D}(?:apr1|1){_D}",
+        f"{_CRYPT}{{1,8}}{_D}{_CRYPT}{{22}}",
+        starts="$",
+    ),
     Token(
         "sha-crypt-hash",
         "password-hashes",
         f"{_D}[56]{_D}",
         f"(?:rounds=[0-9]{{1,9}}{_D})?{_CRYPT}{{1,16}}{_D}{_CRYPT}{{43,86}}",
+        starts="$",
     ),
-    Token("yescrypt-hash", "password-hashes", f"{_D}y{_D}", f"{_CRYPT}{{1,20}}{_D}{_CRYPT}{{1,40}}{_D}{_CRYPT}{{43}}"),
+    Token(
+        "yescrypt-hash",
+        "password-hashes",
+        f"{_D}y{_D}",
+        f"{_CRYPT}{{1,20}}{_D}{_CRYPT}{{1,40}}{_D}{_CRYPT}{{43}}",
+        starts="$",
+    ),
     Token(
         "argon2-hash",
         "password-hashes",
         f"{_D}argon2(?:id|i|d){_D}",
         f"v=[0-9]+{_D}m=[0-9]+,t=[0-9]+,p=[0-9]+{_D}[A-Za-z0-9+/]{{8,200}}{_D}[A-Za-z0-9+/]{{16,200}}",
+        starts="$",
     ),
-    Token("ldap-sha-hash", "password-hashes", r"\{S?SHA(?:256|512)?\}", "[A-Za-z0-9+/]{20,200}={0,2}"),
+    Token(
+        "ldap-sha-hash",
+        "password-hashes",
+        r"\{S?SHA(?:256|512)?\}",
+        "[A-Za-z0-9+/]{20,200}={0,2}",
+        "{",
+    ),
     Token(
         "postgres-scram-hash",
         "password-hashes",
@@ -251,26 +362,64 @@ TOKENS: tuple[Token, ...] = (
         r"[0-9]{1,9}:[A-Za-z0-9+/=]{8,100}\$[A-Za-z0-9+/=]{20,100}:[A-Za-z0-9+/=]{20,100}",
     ),
     Token("postgres-md5-hash", "password-hashes", "md5", "[a-f0-9]{32}(?![a-zA-Z0-9])"),
-    Token("mysql-native-hash", "password-hashes", r"\*", "[A-F0-9]{40}(?![A-Za-z0-9])"),
+    Token("mysql-native-hash", "password-hashes", r"\*", "[A-F0-9]{40}(?![A-Za-z0-9])", "*"),
 )
 
 # Where a token may start: not inside a run of word characters, dashes or dots, so
 # a long run is scanned from its start only (linear time).
-_TOKEN_START = r"(?<![A-Za-z0-9_.-])"
+_TOKEN_START = r"(?<![A-Za-z0-9_.-])"  # noqa: S105 - a regex, not a password
 
 
-def compile_tokens() -> tuple[re.Pattern[str], dict[str, Token]]:
-    """One alternation of every ``TOKENS`` entry, and the entry for each group name.
+class TokenScanner:
+    """Finds ``TOKENS`` in text in one pass, linear in its length.
 
-    Group ``t<i>`` is the whole token ``i``; ``t<i>p`` its kept prefix.
+    Candidate starts are found first (a character that some token starts with,
+    not preceded by a word character, dash or dot); at each, only the tokens that
+    can start with that character are tried, in catalogue order.
     """
-    by_group: dict[str, Token] = {}
-    parts: list[str] = []
-    for index, token in enumerate(TOKENS):
-        group = f"t{index}"
-        by_group[group] = token
-        parts.append(f"(?P<{group}>(?P<{group}p>{token.prefix}){token.body})")
-    return re.compile(_TOKEN_START + "(?:" + "|".join(parts) + ")"), by_group
+
+    def __init__(self, tokens: tuple[Token, ...] = TOKENS) -> None:
+        by_first: dict[str, list[tuple[int, Token]]] = {}
+        for index, token in enumerate(tokens):
+            for char in token.first_characters():
+                by_first.setdefault(char, []).append((index, token))
+        self._tokens = tokens
+        self._candidates = re.compile(
+            _TOKEN_START + "[" + re.escape("".join(sorted(by_first))) + "]"
+        )
+        self._at: dict[str, re.Pattern[str]] = {
+            char: re.compile(
+                "|".join(f"(?P<t{i}>(?P<t{i}p>{t.prefix}){t.body})" for i, t in entries)
+            )
+            for char, entries in by_first.items()
+        }
+
+    def spans(self, text: str) -> list[tuple[int, int, int, Token]]:
+        """(start, end of the kept prefix, end, token) of each token, left to right."""
+        found: list[tuple[int, int, int, Token]] = []
+        done = 0
+        for candidate in self._candidates.finditer(text):
+            start = candidate.start()
+            if start < done:
+                continue
+            match = self._at[text[start]].match(text, start)
+            if match is None or match.lastgroup is None:
+                continue
+            index = int(match.lastgroup[1:])
+            found.append(
+                (start, match.end(match.lastgroup + "p"), match.end(), self._tokens[index])
+            )
+            done = match.end()
+        return found
+
+    def mask(self, text: str, mask: str) -> str:
+        """``text`` with each token's secret part replaced by ``mask``."""
+        pieces: list[str] = []
+        done = 0
+        for _, kept, end, _ in self.spans(text):
+            pieces += [text[done:kept], mask]
+            done = end
+        return "".join(pieces) + text[done:] if pieces else text
 
 
 # --- key names ---------------------------------------------------------------------
@@ -350,18 +499,33 @@ NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})  # the shell's working directori
 # Query-string keys that hold signatures although they are no secret-looking word.
 SECRET_QUERY_KEYS = frozenset({"sig", "signature", "hmac", "sas"})
 
-# After ``Bearer`` (or in an ``Authorization:`` value), these are prose, not a token:
-# "Bearer authentication required", "Bearer token expired".
+# After ``Bearer``, in an ``Authorization:`` value, or as the first word of a secret
+# key's value, these are prose, not a secret: "Bearer authentication required",
+# "secret: not found", "password: incorrect".
 PROSE_WORDS = frozenset(
     {
         "authentication", "authorization", "authorisation", "authenticate", "authenticated",
         "credentials", "credential", "required", "realm", "scheme", "schemes", "token",
         "tokens", "header", "headers", "challenge", "missing", "invalid", "expired", "format",
         "failed", "rejected", "denied", "error", "none", "null", "undefined", "redacted",
+        "not", "is", "was", "must", "unset", "empty", "incorrect", "wrong",
     }
 )  # fmt: skip
 
 # Values that say nothing secret: booleans, nulls, block-scalar indicators handled elsewhere.
 PLACEHOLDER_VALUES = frozenset(
-    {"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "~", "<redacted>", "redacted"}
+    {
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "null",
+        "none",
+        "nil",
+        "~",
+        "<redacted>",
+        "redacted",
+    }
 )

@@ -141,6 +141,12 @@ class HostSession(Protocol):
     @property
     def docker(self) -> DockerEngine: ...
 
+    @property
+    def memo(self) -> dict[str, Any]:
+        """Facts worth reading once per connection (which compose the host has):
+        kept as long as the connection is, shared by every session of it."""
+        ...
+
     async def run(
         self,
         argv: Sequence[str],

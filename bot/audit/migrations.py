@@ -144,6 +144,35 @@ STEPS: tuple[str, ...] = (
         last_run_at timestamptz NOT NULL
     );
     """,
+    # 4: alert storms (bot/oncall/store.py): a group's alerts, the digest, the message cap
+    """
+    ALTER TABLE incidents ADD COLUMN digest_id uuid REFERENCES incidents (id);
+    CREATE INDEX incidents_digest ON incidents (digest_id) WHERE digest_id IS NOT NULL;
+
+    CREATE TABLE incident_alerts (
+        incident_id   uuid        NOT NULL REFERENCES incidents (id),
+        fingerprint   text        NOT NULL,
+        status        text        NOT NULL CHECK (status IN ('firing', 'resolved')),
+        severity      text        NOT NULL,
+        detail        text        NOT NULL DEFAULT '',
+        first_seen_at timestamptz NOT NULL,
+        last_seen_at  timestamptz NOT NULL,
+        PRIMARY KEY (incident_id, fingerprint)
+    );
+
+    CREATE TABLE oncall_announcements (
+        environment text          PRIMARY KEY,
+        recent      timestamptz[] NOT NULL
+    );
+    """,
+    # 5: Slack deliveries already taken (bot/slack/deliveries.py): short-lived, swept after 1 h
+    """
+    CREATE TABLE slack_deliveries (
+        key     text        PRIMARY KEY,
+        seen_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX slack_deliveries_seen ON slack_deliveries (seen_at);
+    """,
 )
 
 

@@ -136,7 +136,7 @@ async def _run_audited(
         durable=applies,
     )
     with err.status(f"Planning {name} on {args.env}…"):
-        plan = await plan_action(transport, inventory, args.env, action, params)
+        plan = await plan_action(transport, inventory, args.env, action, params, audit=audit)
     if audit is not None:
         audit.target = dict(plan.target)
     planned = {"plan": plan.model_dump(mode="json"), "fingerprint": plan.fingerprint}

@@ -259,6 +259,12 @@ class OnCallConfig(Strict):
     rotation: Rotation
     escalation: tuple[EscalationStep, ...] = Field(DEFAULT_ESCALATION, min_length=1)
     watch: WatchConfig | None = None
+    messages_per_minute: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="new incident messages a minute in the channel; beyond, one digest",
+    )
 
     @model_validator(mode="after")
     def _escalation_in_order(self) -> OnCallConfig:

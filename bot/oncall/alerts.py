@@ -2,7 +2,9 @@
 
 Two forms are read:
 
-- the Prometheus Alertmanager webhook, version ``"4"`` (``parse_alertmanager``);
+- the Prometheus Alertmanager webhook, version ``"4"`` (``parse_alertmanager``):
+  its alerts carry their group (the payload's ``groupKey``), which becomes one
+  incident;
 - a small generic JSON form for anything else (``parse_generic``): one object,
   or ``{"alerts": [objects]}``.
 
@@ -30,7 +32,7 @@ from pydantic_core import ErrorDetails
 
 from bot.errors import StackbotError
 from bot.findings import Severity
-from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT, Alert
+from bot.oncall.models import DETAIL_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT, Alert, AlertGroup
 from bot.redact import redact_env, redact_text, redact_url
 
 ALERTMANAGER_VERSION = "4"
@@ -113,10 +115,35 @@ def parse_alertmanager(data: Mapping[str, Any]) -> list[Alert]:
             form, [f'version: must be "4" (the webhook version stackbot reads), not {got}']
         )
     payload = _validate(_AlertmanagerPayload, data, form)
-    return [
+    alerts = [
         _build(form, f"alerts[{index}]", _from_alertmanager, alert)
         for index, alert in enumerate(payload.alerts)
     ]
+    if not payload.groupKey.strip():
+        return alerts  # not grouped (hand-made): each alert is an incident of its own
+    group = _group_of(payload, alerts)
+    return [alert.model_copy(update={"group": group}) for alert in alerts]
+
+
+def _group_of(payload: _AlertmanagerPayload, alerts: list[Alert]) -> AlertGroup:
+    """The payload's group: named by its alerts' one title, the common summary or its labels."""
+    titles = {alert.title for alert in alerts}
+    common = _clean(payload.commonAnnotations.get("summary", ""), TITLE_LIMIT)
+    named = ", ".join(v for v in _clean_labels(payload.groupLabels).values() if v.strip())
+    title = (
+        titles.pop() if len(titles) == 1 else common or _truncate(named, TITLE_LIMIT) or "alerts"
+    )
+    summary = (
+        alerts[0].summary
+        if len(alerts) == 1
+        else _clean(payload.commonAnnotations.get("description", ""), SUMMARY_LIMIT)
+    )
+    return AlertGroup(
+        fingerprint="group:" + _digest(payload.groupKey),
+        title=title,
+        summary=summary,
+        labels=_clean_labels(payload.commonLabels),
+    )
 
 
 def _from_alertmanager(alert: _AlertmanagerAlert) -> Alert:
@@ -136,7 +163,15 @@ def _from_alertmanager(alert: _AlertmanagerAlert) -> Alert:
         labels=labels,
         url=redact_url(alert.generatorURL) if alert.generatorURL else None,
         started_at=_started_at(alert.startsAt),
+        detail=_detail(title, labels),
     )
+
+
+def _detail(title: str, labels: Mapping[str, str]) -> str:
+    """How a group's listing shows the alert: its title, and its instance when it has one."""
+    instance = labels.get("instance", "").strip()
+    shown = f"{title} ({instance})" if instance and instance not in title else title
+    return _truncate(shown, DETAIL_LIMIT)
 
 
 def severity_of(label: str | None) -> Severity:

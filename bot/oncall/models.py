@@ -11,9 +11,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.findings import Severity
 
-Source = Literal["alertmanager", "generic", "watcher"]
+Source = Literal["alertmanager", "generic", "watcher", "stackbot"]  # stackbot: a storm's digest
 TITLE_LIMIT = 200
 SUMMARY_LIMIT = 2000
+DETAIL_LIMIT = 200  # one alert of a group, as listed in its incident
+
+
+class AlertGroup(BaseModel):
+    """The Alertmanager group an alert came in (its payload's ``groupKey``).
+
+    A group is one incident: its alerts are counted and listed in it, and it is
+    resolved when all of them are.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fingerprint: str = Field(min_length=1, max_length=200)  # "group:" + a digest of groupKey
+    title: str = Field(min_length=1, max_length=TITLE_LIMIT)
+    summary: str = Field("", max_length=SUMMARY_LIMIT)
+    labels: dict[str, str] = Field(default_factory=dict)  # the group's common labels
 
 
 class Alert(BaseModel):
@@ -35,6 +51,8 @@ class Alert(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     url: str | None = None  # where the alert came from (Alertmanager's generatorURL)
     started_at: datetime | None = None
+    group: AlertGroup | None = None  # Alertmanager's group: one incident for all its alerts
+    detail: str = Field("", max_length=DETAIL_LIMIT)  # how its group's listing shows it
 
 
 class IncidentStatus(StrEnum):
@@ -70,16 +88,43 @@ class Incident(BaseModel):
     acknowledged_at: datetime | None
     resolved_by: str | None
     resolved_at: datetime | None
+    digest_id: uuid.UUID | None = None  # listed in this storm digest instead of a message
 
     @property
     def short_id(self) -> str:
         return str(self.id)[:8]
 
     @property
+    def is_digest(self) -> bool:
+        """A storm's digest: the incidents beyond an environment's message cap, listed."""
+        return self.source == "stackbot"
+
+    @property
     def time_to_acknowledge(self) -> timedelta | None:
         if self.acknowledged_at is None:
             return None
         return self.acknowledged_at - self.opened_at
+
+
+class Listed(BaseModel):
+    """One line of an incident's listing: an alert of its group, or an incident of a digest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    title: str
+    open: bool  # firing (an alert) or not resolved (an incident)
+    ref: str = ""  # an incident's short id; "" for an alert
+
+
+class Listing(BaseModel):
+    """What an incident holds, bounded: counts of everything, the first few items."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    open: int
+    items: list[Listed]
 
 
 class Override(BaseModel):

@@ -7,8 +7,16 @@ second statement see the first one's result and match nothing.
 
 Times come from the caller (``now``), never from ``now()`` in SQL: the clock is
 injected, so tests can move it, and every replica uses its own (NTP-synced)
-clock the same way. The tables live in the audit database (migration step 3),
-reached through ``AuditStore``'s pool: outages surface as ``AuditUnavailable``.
+clock the same way. The tables live in the audit database (migration steps 3
+and 4), reached through ``AuditStore``'s pool: outages surface as
+``AuditUnavailable``.
+
+Alert storms (docs/ONCALL.md): an Alertmanager group is one incident whose
+alerts are rows of ``incident_alerts``; an environment's new incident messages
+are limited per minute by one conditional upsert on ``oncall_announcements``
+(``take_slot``), and the incidents beyond it join the environment's open
+**digest**, itself an incident (source ``stackbot``, fingerprint ``storm``)
+that its members point at (``digest_id``).
 """
 
 from __future__ import annotations
@@ -23,13 +31,17 @@ from psycopg.types.json import Jsonb
 
 from bot.audit.store import AuditStore
 from bot.errors import StackbotError
-from bot.oncall.models import Alert, Incident, IncidentStatus, Override
+from bot.findings import Severity
+from bot.oncall.models import Alert, Incident, IncidentStatus, Listed, Listing, Override
 
 COLUMNS = (
     "id, environment, fingerprint, source, title, severity, summary, labels, url, status, "
     "opened_at, last_seen_at, alert_count, oncall_user, channel, message_ts, escalation_step, "
-    "next_page_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at"
+    "next_page_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, digest_id"
 )
+DIGEST_FINGERPRINT = "storm"  # the open digest of an environment (one at a time)
+SLOT_WINDOW = timedelta(minutes=1)  # the cap on new incident messages counts over this
+_RANK = "CASE {0} WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 OVERRIDE_COLUMNS = "id, environment, user_id, starts_at, ends_at, created_by, created_at"
 
 
@@ -90,24 +102,30 @@ class IncidentStore:
         channel: str,
         oncall_user: str | None,
         now: datetime,
+        count: int = 1,
     ) -> tuple[Incident, bool]:
         """Open an incident for a firing alert, or count a repeat of an open one.
 
         Returns the incident and whether it is new. A new incident is due for
         announcement at once (``escalation_step`` 0, ``next_page_at`` now).
+        ``count`` alerts arrived for it (a group's firing alerts); a repeat
+        raises the severity when the new alerts are worse.
         """
+        worse = f"{_RANK.format('EXCLUDED.severity')} < {_RANK.format('incidents.severity')}"
         async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
                 "INSERT INTO incidents (id, environment, fingerprint, source, title, severity, "  # noqa: S608 (constant columns)
                 "summary, labels, url, opened_at, last_seen_at, oncall_user, channel, "
-                "next_page_at) VALUES (%(id)s, %(env)s, %(fp)s, %(source)s, %(title)s, "
-                "%(severity)s, %(summary)s, %(labels)s, %(url)s, %(now)s, %(now)s, %(oncall)s, "
-                "%(channel)s, %(now)s) "
+                "next_page_at, alert_count) VALUES (%(id)s, %(env)s, %(fp)s, %(source)s, "
+                "%(title)s, %(severity)s, %(summary)s, %(labels)s, %(url)s, %(now)s, %(now)s, "
+                "%(oncall)s, %(channel)s, %(now)s, %(count)s) "
                 "ON CONFLICT (environment, fingerprint) WHERE status <> 'resolved' DO UPDATE "
                 "SET last_seen_at = EXCLUDED.last_seen_at, "
-                "alert_count = incidents.alert_count + 1 "
+                "alert_count = incidents.alert_count + EXCLUDED.alert_count, "
+                f"severity = CASE WHEN {worse} THEN EXCLUDED.severity ELSE incidents.severity END "
                 f"RETURNING {COLUMNS}, (xmax = 0) AS inserted",
                 {
+                    "count": count,
                     "id": uuid.uuid4(),
                     "env": environment,
                     "fp": alert.fingerprint,
@@ -130,6 +148,52 @@ class IncidentStore:
             await self.add_event(incident.id, "opened", alert.source, now, {"title": alert.title})
         return incident, inserted
 
+    async def record_alerts(
+        self, incident_id: uuid.UUID, alerts: list[Alert], now: datetime
+    ) -> None:
+        """The alerts of a group, as they are now (firing or resolved), in its incident."""
+        latest = {alert.fingerprint: alert for alert in alerts}  # one row each, the last wins
+        if not latest:
+            return
+        rows = list(latest.values())
+        async with self.store.connection() as conn:
+            await conn.execute(
+                "INSERT INTO incident_alerts (incident_id, fingerprint, status, severity, "
+                "detail, first_seen_at, last_seen_at) "
+                "SELECT %(id)s, f, s, v, d, %(now)s, %(now)s FROM "
+                "unnest(%(fps)s::text[], %(st)s::text[], %(sv)s::text[], %(de)s::text[]) "
+                "AS a(f, s, v, d) "
+                "ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, "
+                "severity = EXCLUDED.severity, detail = EXCLUDED.detail, "
+                "last_seen_at = EXCLUDED.last_seen_at",
+                {
+                    "id": incident_id,
+                    "now": now,
+                    "fps": [a.fingerprint for a in rows],
+                    "st": [a.status for a in rows],
+                    "sv": [a.severity.value for a in rows],
+                    "de": [a.detail or a.title for a in rows],
+                },
+            )
+
+    async def resolve_if_quiet(
+        self, incident_id: uuid.UUID, *, by: str, now: datetime
+    ) -> Incident | None:
+        """Resolve a group's incident once none of its alerts fires; None otherwise."""
+        return await self._transition(
+            "id = %(id)s AND status <> 'resolved' AND NOT EXISTS (SELECT 1 FROM incident_alerts "
+            "a WHERE a.incident_id = %(id)s AND a.status = 'firing')",
+            _RESOLVED, "resolved", by, now, {"id": incident_id},
+        )  # fmt: skip
+
+    async def unresolved(self, environment: str, fingerprint: str) -> Incident | None:
+        """The open or acknowledged incident of this fingerprint, if any."""
+        found = await self._select(
+            "environment = %(env)s AND fingerprint = %(fp)s AND status <> 'resolved'",
+            {"env": environment, "fp": fingerprint},
+        )
+        return found[0] if found else None
+
     async def resolve_fingerprint(
         self, environment: str, fingerprint: str, *, by: str, now: datetime
     ) -> Incident | None:
@@ -143,12 +207,18 @@ class IncidentStore:
 
     async def acknowledge(self, incident_id: uuid.UUID | str, user: str, now: datetime) -> Incident:
         """``user`` owns it now; escalation stops. Succeeds once; else says who did."""
+        # A digest stops taking incidents once acknowledged: the next storm gets its own.
+        renamed = (
+            "fingerprint = CASE WHEN source = 'stackbot' THEN 'storm:' || id ELSE fingerprint END"
+        )
         row = await self._transition(
-            "id = %(id)s AND status = 'open'", _ACKNOWLEDGED, "acknowledged", user, now,
-            {"id": _uuid(incident_id)},
+            "id = %(id)s AND status = 'open'", f"{_ACKNOWLEDGED}, {renamed}", "acknowledged",
+            user, now, {"id": _uuid(incident_id)},
         )  # fmt: skip
         if row is None:
             raise _refusal(await self.get(incident_id), "acknowledge")
+        if row.is_digest:  # acknowledging the digest acknowledges the incidents it lists
+            await self._cascade(row, "status = 'open'", _ACKNOWLEDGED, "acknowledged", user, now)
         return row
 
     async def resolve(self, incident_id: uuid.UUID | str, user: str, now: datetime) -> Incident:
@@ -158,7 +228,107 @@ class IncidentStore:
         )  # fmt: skip
         if row is None:
             raise _refusal(await self.get(incident_id), "resolve")
+        if row.is_digest:  # resolving the digest resolves the incidents it lists
+            await self._cascade(row, "status <> 'resolved'", _RESOLVED, "resolved", user, now)
         return row
+
+    async def _cascade(
+        self, digest: Incident, where: str, changes: str, kind: str, by: str, now: datetime
+    ) -> int:
+        """The digest's change, made to every incident it lists still matching ``where``."""
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                f"WITH changed AS (UPDATE incidents SET {changes} "  # noqa: S608 (constant SQL)
+                f"WHERE digest_id = %(digest)s AND {where} RETURNING id) "
+                "INSERT INTO incident_events (incident_id, at, kind, actor, details) "
+                "SELECT id, %(now)s, %(kind)s, %(by)s, %(details)s FROM changed",
+                {
+                    "digest": digest.id, "now": now, "kind": kind, "by": by,
+                    "details": Jsonb({"digest": str(digest.id)}),
+                },
+            )  # fmt: skip
+            return cur.rowcount
+
+    # --- storms: the message cap and the digest ------------------------------------------------
+
+    async def take_slot(self, environment: str, per_minute: int, now: datetime) -> bool:
+        """May one more incident message go to the environment's channel now?
+
+        True for at most ``per_minute`` calls in any minute, across replicas: the
+        row keeps the times of the slots taken in the last minute, and one
+        conditional upsert (the row is locked while it decides) adds ``now`` only
+        when fewer than ``per_minute`` remain.
+        """
+        recent = "ARRAY(SELECT t FROM unnest(oncall_announcements.recent) t WHERE t > %(since)s)"
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO oncall_announcements (environment, recent) "  # noqa: S608 (constant SQL)
+                "VALUES (%(env)s, ARRAY[%(now)s::timestamptz]) "
+                "ON CONFLICT (environment) DO UPDATE "
+                f"SET recent = {recent} || %(now)s::timestamptz "
+                f"WHERE cardinality({recent}) < %(cap)s RETURNING 1",
+                {"env": environment, "now": now, "since": now - SLOT_WINDOW, "cap": per_minute},
+            )
+            return await cur.fetchone() is not None
+
+    async def fold(self, member: Incident, digest: Incident, now: datetime) -> bool:
+        """List ``member`` in ``digest`` instead of a message: no escalation of its own.
+
+        False when the digest is no longer open (acknowledged or resolved
+        meanwhile): the caller opens or finds the next one.
+        """
+        row = await self._update(
+            "id = %(id)s AND EXISTS (SELECT 1 FROM incidents d WHERE d.id = %(digest)s "
+            "AND d.status = 'open')",
+            "digest_id = %(digest)s, next_page_at = NULL",
+            {"id": member.id, "digest": digest.id},
+        )
+        if row is None:
+            return False
+        await self.add_event(member.id, "digested", "stackbot", now, {"digest": str(digest.id)})
+        return True
+
+    async def close_digest_if_done(self, digest_id: uuid.UUID, now: datetime) -> Incident | None:
+        """Resolve a digest once every incident it lists is resolved; None otherwise."""
+        return await self._transition(
+            "id = %(id)s AND status <> 'resolved' AND NOT EXISTS (SELECT 1 FROM incidents m "
+            "WHERE m.digest_id = %(id)s AND m.status <> 'resolved')",
+            _RESOLVED, "resolved", "stackbot", now, {"id": digest_id},
+        )  # fmt: skip
+
+    async def listing(self, incident: Incident, limit: int = 10) -> Listing | None:
+        """What the incident holds: a digest's incidents, a group's alerts; None otherwise.
+
+        Counts cover everything; ``items`` are the first ``limit``, open ones
+        first, then the most severe, then the oldest.
+        """
+        if incident.is_digest:
+            table, key, ref = "incidents", "digest_id", "id::text"
+            is_open, title, since = "status <> 'resolved'", "title", "opened_at"
+        elif incident.fingerprint.startswith("group:"):
+            table, key, ref = "incident_alerts", "incident_id", "''"
+            is_open, title, since = "status = 'firing'", "detail", "first_seen_at"
+        else:
+            return None
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE {is_open}) FROM {table} "  # noqa: S608 (constant SQL)
+                f"WHERE {key} = %(id)s",
+                {"id": incident.id},
+            )
+            counts = await cur.fetchone()
+            cur = await conn.execute(
+                f"SELECT severity, {title}, {is_open}, {ref} FROM {table} WHERE {key} = %(id)s "  # noqa: S608 (constant SQL)
+                f"ORDER BY {is_open} DESC, {_RANK.format('severity')}, {since} LIMIT %(limit)s",
+                {"id": incident.id, "limit": limit},
+            )
+            rows = await cur.fetchall()
+        assert counts is not None
+        items = [
+            Listed(severity=Severity(sev), title=text, open=bool(live), ref=str(ref)[:8])
+            for sev, text, live, ref in rows
+        ]
+        return Listing(total=int(counts[0]), open=int(counts[1]), items=items)
 
     # --- escalation -----------------------------------------------------------------------------
 

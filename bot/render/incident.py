@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.findings import Severity
-from bot.oncall.models import Incident, IncidentStatus
+from bot.oncall.models import Incident, IncidentStatus, Listing
 from bot.oncall.rotation import OnCallNow
 from bot.render.slack import (
     MAX_TEXT,
@@ -42,6 +42,9 @@ def _title(incident: Incident) -> str:
 
 
 def _status_line(incident: Incident) -> str:
+    resolved = incident.status is IncidentStatus.RESOLVED
+    if resolved and incident.is_digest and incident.resolved_by == "stackbot":
+        return ":white_check_mark: *Resolved*: every incident it lists is resolved"
     if incident.status is IncidentStatus.RESOLVED and incident.resolved_at is not None:
         took = human_duration((incident.resolved_at - incident.opened_at).total_seconds())
         by = incident.resolved_by or "?"
@@ -70,40 +73,92 @@ def _button(
     return button
 
 
-def incident_message(incident: Incident) -> SlackMessage:
-    """The channel message: what, how bad, who is on call, its state, and the buttons."""
+def incident_message(incident: Incident, listing: Listing | None = None) -> SlackMessage:
+    """The channel message: what, how bad, who is on call, its state, and the buttons.
+
+    ``listing`` is what it holds: a group's alerts, or a storm digest's incidents
+    (bounded: the counts, and the first few).
+    """
     emoji = SEVERITY_EMOJI[incident.severity]
     env = clip_escaped(incident.environment, 64)[0]
     severity = incident.severity.value.upper()
+    if incident.is_digest:
+        return _digest_message(incident, listing)
     blocks: list[dict[str, Any]] = [
         _section(f"{emoji} *{severity}* · `{env}` · *{_title(incident)}*"),
     ]
     if incident.summary:
         blocks.append(_section(clip_escaped(incident.summary, MAX_TEXT - 10)[0]))
-    oncall = f"<@{incident.oncall_user}>" if incident.oncall_user else "nobody (no rotation)"
+    if listing is not None and listing.total > 1:
+        head = f"*{listing.total} alerts* in this group, {listing.open} firing:"
+        blocks.append(_section(_listed(head, listing)))
     repeats = f" · {incident.alert_count} alerts" if incident.alert_count > 1 else ""
-    blocks.append(
-        _context(
-            f"On call: {oncall} · opened {_time(incident.opened_at)} · "
-            f"{incident.source}{repeats} · incident `{incident.short_id}`"
-        )
-    )
+    blocks.append(_context(_context_line(incident, f"{incident.source}{repeats}")))
     blocks.append(_section(_status_line(incident)))
-    buttons = []
-    if incident.status is IncidentStatus.OPEN:
-        buttons.append(_button(ACK, incident, "Acknowledge", "primary"))
-    if incident.status is not IncidentStatus.RESOLVED:
-        buttons.append(_button(DIAGNOSE, incident, "Diagnose"))
-        buttons.append(_button(RESOLVE, incident, "Resolve"))
-    if buttons:
-        blocks.append(
-            {"type": "actions", "block_id": f"incident:{incident.id}", "elements": buttons}
-        )
+    blocks.extend(_buttons(incident, ("Acknowledge", "Diagnose", "Resolve")))
     state = {"open": "", "acknowledged": " (acknowledged)", "resolved": " (resolved)"}
     text = f"{severity} {env}: {_title(incident)}{state[incident.status.value]}"
     if incident.oncall_user and incident.status is IncidentStatus.OPEN:
         text += f" · on call <@{incident.oncall_user}>"
     return _message(text, blocks)
+
+
+def _digest_message(digest: Incident, listing: Listing | None) -> SlackMessage:
+    """A storm's digest: the incidents beyond the environment's cap, counted and listed."""
+    env = clip_escaped(digest.environment, 64)[0]
+    count = listing.total if listing is not None else digest.alert_count
+    more = f"+{count} more incident{'s' if count != 1 else ''}"
+    blocks: list[dict[str, Any]] = [
+        _section(
+            f"{SEVERITY_EMOJI[digest.severity]} *{digest.severity.value.upper()}* · `{env}` · "
+            f"*{more}* since {_time(digest.opened_at)} · {_title(digest)}: each is listed "
+            "here instead of a message of its own"
+        )
+    ]
+    if listing is not None and listing.items:
+        head = f"{listing.open} of {listing.total} not resolved:"
+        tail = f"`/stack incidents {env}` lists every one"
+        blocks.append(_section(_listed(head, listing, tail)))
+    blocks.append(_context(_context_line(digest, "alert storm digest")))
+    blocks.append(_section(_status_line(digest)))
+    blocks.extend(_buttons(digest, ("Acknowledge all", "Diagnose", "Resolve all")))
+    state = {"open": "", "acknowledged": " (acknowledged)", "resolved": " (resolved)"}
+    return _message(f"{env}: {more} (alert storm){state[digest.status.value]}", blocks)
+
+
+def _listed(head: str, listing: Listing, tail: str = "") -> str:
+    lines = [head]
+    for item in listing.items:
+        ref = f"`{item.ref}` " if item.ref else ""
+        state = "" if item.open else " (resolved)"
+        lines.append(
+            f"{SEVERITY_EMOJI[item.severity]} {ref}{clip_escaped(item.title, 150)[0]}{state}"
+        )
+    rest = listing.total - len(listing.items)
+    if rest > 0:
+        lines.append(f"… and {rest} more" + (f": {tail}" if tail else ""))
+    return "\n".join(lines)
+
+
+def _context_line(incident: Incident, what: str) -> str:
+    oncall = f"<@{incident.oncall_user}>" if incident.oncall_user else "nobody (no rotation)"
+    return (
+        f"On call: {oncall} · opened {_time(incident.opened_at)} · {what} · "
+        f"incident `{incident.short_id}`"
+    )
+
+
+def _buttons(incident: Incident, labels: tuple[str, str, str]) -> list[dict[str, Any]]:
+    ack, diagnose, resolve = labels
+    buttons = []
+    if incident.status is IncidentStatus.OPEN:
+        buttons.append(_button(ACK, incident, ack, "primary"))
+    if incident.status is not IncidentStatus.RESOLVED:
+        buttons.append(_button(DIAGNOSE, incident, diagnose))
+        buttons.append(_button(RESOLVE, incident, resolve))
+    if not buttons:
+        return []
+    return [{"type": "actions", "block_id": f"incident:{incident.id}", "elements": buttons}]
 
 
 def page_message(incident: Incident, *, step: str) -> SlackMessage:

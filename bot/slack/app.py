@@ -71,6 +71,7 @@ from bot.slack.commands import (
     Volumes,
     parse,
 )
+from bot.slack.deliveries import Deliveries
 from bot.slack.incidents import IncidentDesk
 from bot.slack.payloads import click_parts as _click
 from bot.slack.progress import Coalescer
@@ -125,6 +126,9 @@ class SlackBot:
             signing_secret=settings.signing_secret.get_secret_value(),
             raise_error_for_unhandled_request=False,
         )
+        # before every listener: a replayed or retried delivery is acked and runs nothing
+        self.deliveries = Deliveries(trail.store if trail else None)
+        self.app.middleware(self.deliveries.middleware)
         self.app.command("/stack")(self._on_stack)
         self.app.action(re.compile(r"^fix:"))(self._on_fix)
         self.app.action(re.compile(r"^approve:"))(self._on_approve)
@@ -138,25 +142,29 @@ class SlackBot:
     # --- listeners: parse, ack, hand off -------------------------------------------------
 
     async def _on_stack(self, ack: Any, body: Mapping[str, Any]) -> None:
+        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        text = str(body.get("text", ""))
+        groups = await self.groups_of(user)
+        visible = visible_environments(self.inventory, user, groups)
+        if not visible:  # a stranger: one answer, whatever the text (SECURITY.md, "Strangers")
+            await ack(response_type="ephemeral", text=messages.NO_ROLE)
+            await self._audit_stranger(user, text)
+            return
         try:
-            command = parse(str(body.get("text", "")), self.inventory.environments)
+            command = parse(text, self.inventory.environments, hints=visible)
         except CommandError as exc:
             await ack(response_type="ephemeral", text=exc.answer)
             return
-        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         if isinstance(command, OnCallShow | Incidents | OnCallOverride):
             await self._on_oncall(ack, command, user, channel)
             return
         if isinstance(command, Help | Envs):
-            groups = await self.groups_of(user)
             answer = (
                 self._help(user, groups) if isinstance(command, Help) else self._envs(user, groups)
             )
             await ack(response_type="ephemeral", text=answer)
             return
-        decision = authorise(
-            self.inventory, command.env, user, await self.groups_of(user), COMMAND_PERMISSION
-        )
+        decision = authorise(self.inventory, command.env, user, groups, COMMAND_PERMISSION)
         if not decision.allowed:
             await ack(response_type="ephemeral", text=decision.reason)
             await self.audit_denied(user, command.env, command.verb, decision.reason)
@@ -170,6 +178,16 @@ class SlackBot:
             )
         elif isinstance(command, Audit):
             self.spawn(self.audit(command, user, channel), channel=channel, user=user)
+
+    async def _audit_stranger(self, user: str, text: str) -> None:
+        """A stranger's command that names an environment is audited as refused, as anyone's."""
+        try:
+            command = parse(text, self.inventory.environments)
+        except CommandError:
+            return
+        env = getattr(command, "env", None)
+        if isinstance(env, str):
+            await self.audit_denied(user, env, command.verb, "no role on any environment")
 
     async def _on_oncall(
         self, ack: Any, command: OnCallShow | Incidents | OnCallOverride, user: str, channel: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -70,7 +71,13 @@ class IncidentDesk:
         for incident in done.resolved:
             self.bot.spawn(self.closed(incident))
         for incident in done.repeated:  # the message counts the repeats
-            self.bot.spawn(self._refresh(incident))
+            if incident.message_ts is not None:  # a digest's incidents have no message
+                self.bot.spawn(self._refresh(incident))
+        closed = {i.id for i in done.resolved}
+        digests = {i.digest_id for i in done.resolved if i.digest_id not in (None, *closed)}
+        for digest_id in digests:  # the digest lists them as resolved now
+            assert digest_id is not None
+            self.bot.spawn(self._refresh_id(digest_id))
         if done.opened:
             self.bot.spawn(self.run_due())
         return IntakeResult(
@@ -91,7 +98,7 @@ class IncidentDesk:
     # it fails: retrying it would send the page or the announcement twice.
 
     async def announce(self, incident: Incident, oncall: OnCallNow | None) -> None:
-        message = incident_message(incident)
+        message = incident_message(incident, await self.oncall.store.listing(incident))
         posted = await self.client.chat_postMessage(
             channel=incident.channel, text=message.text, blocks=message.blocks
         )
@@ -144,20 +151,30 @@ class IncidentDesk:
     async def closed(self, incident: Incident) -> None:
         await self._refresh(incident)
         if incident.message_ts:
+            text = (
+                "Every incident it lists is resolved."
+                if incident.is_digest
+                else f"The alert cleared ({incident.resolved_by}): resolved."
+            )
             await self.client.chat_postMessage(
-                channel=incident.channel, thread_ts=incident.message_ts,
-                text=f"The alert cleared ({incident.resolved_by}): resolved.",
-            )  # fmt: skip
+                channel=incident.channel, thread_ts=incident.message_ts, text=text
+            )
         await self._audit(
             incident, incident.resolved_by or "alert", "resolved", {}, surface="alert"
         )
 
+    async def digested(self, digest: Incident) -> None:
+        await self._refresh(digest)
+
     async def _refresh(self, incident: Incident) -> None:
         """Re-render the channel message from the row as it is now (any replica can)."""
-        incident = await self.oncall.store.get(incident.id)
+        await self._refresh_id(incident.id)
+
+    async def _refresh_id(self, incident_id: uuid.UUID) -> None:
+        incident = await self.oncall.store.get(incident_id)
         if not incident.message_ts:
             return  # not announced yet: the announcement will show the row as it is then
-        message = incident_message(incident)
+        message = incident_message(incident, await self.oncall.store.listing(incident))
         await self.client.chat_update(
             channel=incident.channel, ts=incident.message_ts, text=message.text,
             blocks=message.blocks,

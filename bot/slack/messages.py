@@ -1,4 +1,8 @@
-"""Every sentence the Slack surface says, in one place."""
+"""Every sentence the Slack surface says, in one place.
+
+A word of the user's text is only ever echoed through ``shown``: cut short, and
+without backticks (it cannot close the code span it is shown in).
+"""
 
 from __future__ import annotations
 
@@ -24,15 +28,21 @@ SUMMARY = {
 }
 
 
+def shown(value: str, limit: int = 40) -> str:
+    """A word of the user's text as an answer shows it: at most ``limit`` characters."""
+    value = value.replace("`", "'")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def unknown_verb(verb: str, suggestion: str | None) -> str:
     hint = f" Did you mean `{USAGE[suggestion]}`?" if suggestion else ""
-    return f"`{verb}` is not a /stack command.{hint} Try `/stack help`."
+    return f"`{shown(verb)}` is not a /stack command.{hint} Try `/stack help`."
 
 
 def unknown_environment(env: str, suggestion: str | None, verb: str) -> str:
     if suggestion:
-        return f"There is no environment `{env}`. Did you mean `/stack {verb} {suggestion}`?"
-    return f"There is no environment `{env}`. `/stack envs` lists them."
+        return f"There is no environment `{shown(env)}`. Did you mean `/stack {verb} {suggestion}`?"
+    return f"There is no environment `{shown(env)}`. `/stack envs` lists them."
 
 
 def missing_argument(verb: str) -> str:
@@ -40,19 +50,21 @@ def missing_argument(verb: str) -> str:
 
 
 def extra_words(verb: str, extra: str) -> str:
-    return f"I did not understand `{extra}`. Usage: `{USAGE[verb]}`"
+    return f"I did not understand `{shown(extra, 80)}`. Usage: `{USAGE[verb]}`"
 
 
 def bad_count(value: str) -> str:
-    return f"`{value}` is not a number from 1 to 100. Usage: `{USAGE['audit']}`"
+    return f"`{shown(value, 20)}` is not a number from 1 to 100. Usage: `{USAGE['audit']}`"
 
 
 def bad_name(value: str) -> str:
-    return f"`{value}` is not a valid stack name (letters, digits, `-`, `_`, `.`)."
+    return f"`{shown(value)}` is not a valid stack name (letters, digits, `-`, `_`, `.`)."
 
 
 EMPTY = "Tell me what to do: `/stack help` lists the commands."
 
+# The one answer for someone with no role on any environment, whatever they typed: it
+# names no environment, command or person (SECURITY.md, "Strangers").
 NO_ROLE = (
     "You have no role on any environment here. Ask an admin to add your Slack user id "
     "to `access` in stackbot's inventory."
@@ -61,15 +73,15 @@ NO_ROLE = (
 
 def bad_user(value: str) -> str:
     return (
-        f"`{value}` is not a Slack user. Mention them (`@name`, sent as `<@U…>`) or give "
-        f"their id (`U…`). Usage: `{OVERRIDE_USAGE}`"
+        f"`{shown(value)}` is not a Slack user. Mention them (`@name`, sent as `<@U…>`) or "
+        f"give their id (`U…`). Usage: `{OVERRIDE_USAGE}`"
     )
 
 
 def bad_duration(value: str) -> str:
     return (
-        f"`{value}` is not a duration from 1m to {OVERRIDE_MAX_DAYS}d (like `30m`, `4h`, `2d`). "
-        f"Usage: `{OVERRIDE_USAGE}`"
+        f"`{shown(value, 20)}` is not a duration from 1m to {OVERRIDE_MAX_DAYS}d "
+        f"(like `30m`, `4h`, `2d`). Usage: `{OVERRIDE_USAGE}`"
     )
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from bot.config.models import ResolvedHost
 from bot.errors import CommandFailed, CommandTimeout, HostUnreachable
@@ -20,6 +21,7 @@ class LocalHostSession:
     def __init__(self, host: ResolvedHost, *, command_timeout: float) -> None:
         self._host = host
         self._timeout = command_timeout
+        self._memo: dict[str, Any] = {}
 
         async def local_socket() -> str:
             return f"unix://{host.docker_socket}"
@@ -35,6 +37,10 @@ class LocalHostSession:
     @property
     def docker(self) -> DockerEngineClient:
         return self._docker
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        return self._memo
 
     async def run(
         self,

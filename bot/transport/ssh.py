@@ -55,6 +55,7 @@ class _Pooled:
     tunnel: asyncssh.SSHClientConnection | None = None  # the jump host's connection
     active: int = 0
     last_used: float = field(default_factory=time.monotonic)
+    memo: dict[str, Any] = field(default_factory=dict)  # per-connection facts
 
     @property
     def usable(self) -> bool:
@@ -244,6 +245,10 @@ class SSHHostSession:
     def docker(self) -> DockerEngineClient:
         assert self._pooled.docker is not None
         return self._pooled.docker
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        return self._pooled.memo
 
     async def run(
         self,

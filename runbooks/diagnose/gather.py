@@ -9,16 +9,16 @@ deadline is cancelled and named in ``unfinished``.
 
 The services a compose project defines now: when the host has compose projects
 whose containers name their working dir and compose files, the compose CLI is
-found once (``docker compose version`` answers: v2; else ``docker-compose``,
-not asked for its version: v1's Python start-up costs ~0.3 s, and a missing
-one fails the next command with status 127 anyway), then one command per
-project, at once, each within the session's command timeout::
+found once per connection (``bot.compose_cli.detect_compose``: the v2 plugin,
+else ``docker-compose``, v1 or v2's standalone), then one command per project,
+at once, each within the session's command timeout::
 
     env DOCKER_HOST=… COMPOSE_PROFILES=* COMPOSE -p P --project-directory DIR -f FILE…
-        config --services --no-interpolate
+        [--env-file FILE…] config --services [--no-interpolate]
 
-(``COMPOSE_PROFILES=*``: services behind any profile count as defined;
-``--no-interpolate``: no env file or variable is needed to list names). Only
+(``COMPOSE_PROFILES=*``: services behind any profile count as defined; with the
+env files compose recorded, interpolated as at deploy time, and again with
+``--no-interpolate`` when a variable is missing). Only
 service names are kept; when it fails (files gone, no compose, invalid YAML)
 the reason is kept instead, one line, redacted, and nothing is judged from it.
 """
@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from bot.compose_cli import detect_compose
 from bot.config.models import ResolvedHost
 from bot.discovery import (
     DiscoveredStack,
@@ -57,7 +58,7 @@ from bot.errors import (
 from bot.redact import is_secret_key, redact_text
 from bot.session import HostSession
 from runbooks import disk
-from runbooks._compose import V1, V2, compose_prefix
+from runbooks._compose import V1, compose_prefix
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.facts import (
@@ -471,14 +472,13 @@ async def _compose_services(
         if s not in ready
     ]
     if ready:
-        try:
-            v2 = (await session.run([*V2, "version"], check=False)).ok
-        except HostError as exc:
-            out += [failed(s, _one_line(exc.detail, secrets)) for s in ready]
+        found = await detect_compose(session)
+        if found is None:
+            why = "the host has neither `docker compose` (v2) nor `docker-compose` (v1)"
+            out += [failed(s, why) for s in ready]
         else:
-            compose = V2 if v2 else V1
             out += await asyncio.gather(
-                *(_defined_services(session, compose, s, secrets) for s in ready)
+                *(_defined_services(session, found.argv, s, secrets) for s in ready)
             )
     return tuple(sorted(out, key=lambda s: s.project))
 
@@ -493,6 +493,9 @@ async def _defined_services(
         project=stack.project,
         working_dir=stack.working_dir,
         config_files=stack.config_files,
+        # the env files compose recorded (--env-file at deploy time): the same
+        # interpolation as `up` had, so `ports: - ${BACKEND_PORT}:8000` reads
+        env_files=stack.env_files if stack.env_file_source == "label" else (),
         environment={"COMPOSE_PROFILES": "*"},
     )
     base = ComposeServices(
@@ -502,7 +505,13 @@ async def _defined_services(
         services=None,
     )
     try:
-        result = await session.run([*argv, "config", "--services", "--no-interpolate"], check=False)
+        result = await session.run([*argv, "config", "--services"], check=False)
+        if not result.ok and result.exit_status != _NOT_FOUND:
+            # a variable only the deploy shell had: the names need no values
+            raw = await session.run(
+                [*argv, "config", "--services", "--no-interpolate"], check=False
+            )
+            result = raw if raw.ok else result
     except HostError as exc:
         return base.model_copy(update={"error": _one_line(exc.detail, secrets)})
     if result.exit_status == _NOT_FOUND and compose == V1:

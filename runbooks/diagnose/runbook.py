@@ -38,12 +38,39 @@ class HostDiagnosis(BaseModel):
 def notes(facts: HostFacts, projects: set[str] | None = None) -> list[str]:
     """What the diagnosis could not read, and so did not judge (never a finding);
     only about ``projects`` when given."""
-    return [
+    found = [
         f"compose project {s.project}: could not list the services its compose files define "
         f"({s.error}); containers of services removed from them are not judged"
         for s in facts.compose_services
         if s.services is None and s.error and (projects is None or s.project in projects)
     ]
+    return found + elsewhere_notes(facts)
+
+
+def elsewhere_notes(facts: HostFacts) -> list[str]:
+    """One line per other owner of projects on this (shared) engine: never judged here."""
+    owners: dict[str | None, list[str]] = {}
+    for other in facts.stacks.elsewhere:
+        owners.setdefault(other.owner, []).append(other.project)
+    lines = []
+    for owner, names in sorted(owners.items(), key=lambda item: item[0] or "~"):
+        count = f"{len(names)} other project{'s' if len(names) > 1 else ''} here"
+        whose = (
+            f"belong{'s' if len(names) == 1 else ''} to {owner}"
+            if owner
+            else (
+                "belong to no environment (declare them in the inventory to diagnose them)"
+                if len(names) > 1
+                else "belongs to no environment (declare it in the inventory to diagnose it)"
+            )
+        )
+        lines.append(f"{count} ({', '.join(names)}) {whose}: not judged here")
+    if facts.stacks.unlabelled_elsewhere:
+        lines.append(
+            f"{facts.stacks.unlabelled_elsewhere} container(s) without a compose project here "
+            "are not this environment's (the engine is shared): not judged here"
+        )
+    return lines
 
 
 def judge(facts: HostFacts, stack: str | None = None) -> HostDiagnosis:

@@ -167,6 +167,7 @@ def one_alert(fingerprint: str = "8c3e1a0b5d7f2e91", status: str = "firing") -> 
     payload["alerts"] = payload["alerts"][:1]
     payload["alerts"][0]["fingerprint"] = fingerprint
     payload["alerts"][0]["status"] = payload["status"] = status
+    payload["groupKey"] = f'{{}}:{{alertname="PostgresDown", fingerprint="{fingerprint}"}}'
     return payload
 
 
@@ -550,6 +551,9 @@ class FlakyPager:
 
     async def closed(self, incident: Any) -> None:
         await self.desk.closed(incident)
+
+    async def digested(self, digest: Any) -> None:
+        await self.desk.digested(digest)
 
 
 async def test_a_step_that_cannot_be_sent_is_tried_again_later_and_sent_once(

@@ -200,6 +200,7 @@ class FakeHostSession:
         self._host = host or fake_host()
         self.commands: list[tuple[str, ...]] = []
         self.timeouts: list[float | None] = []
+        self._memo: dict[str, Any] = {}
 
     @property
     def host(self) -> ResolvedHost:
@@ -208,6 +209,10 @@ class FakeHostSession:
     @property
     def docker(self) -> DockerEngine:
         return self._docker
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        return self._memo
 
     async def run(
         self, argv: Sequence[str], *, timeout: float | None = None, check: bool = True

@@ -90,10 +90,10 @@ def host_programs(
         if argv[:3] == ("sh", "-c", 'command -v "$1"'):
             found = argv[4] in have
             return completed(argv, stdout=argv[4] + "\n" if found else "", status=0 if found else 1)
-        if argv == ("docker", "compose", "version"):
+        if argv[:3] == ("docker", "compose", "version"):
             works = "docker" in have and V2_PLUGIN in have
-            return completed(argv, stdout="v2.29.7\n", status=0 if works else 1)
-        if argv == ("docker-compose", "version"):
+            return completed(argv, stdout="2.29.7\n", status=0 if works else 1)
+        if argv[:2] == ("docker-compose", "version"):
             works = "docker-compose" in have and version_ok
             return completed(argv, stdout="1.29.2\n", status=0 if works else 127)
         if "up" in argv and up_error is not None:

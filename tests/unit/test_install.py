@@ -50,9 +50,10 @@ def test_every_locked_distribution_has_hashes() -> None:
     bool(os.environ.get("STACKBOT_LATEST")), reason="scripts/check --latest: newest, not locked"
 )
 def test_the_venv_is_exactly_the_lock() -> None:
+    argv = [sys.executable, "-m", "pip", "freeze", "--exclude-editable"]
     freeze = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable", "--disable-pip-version-check"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [*argv, "--disable-pip-version-check"], capture_output=True, text=True, check=True,
+        timeout=60,
     )  # fmt: skip
     installed = {}
     for line in freeze.stdout.splitlines():

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bot.docker_objects import (
     COMPOSE_CONFIG_FILES,
+    COMPOSE_ENV_FILE,
     COMPOSE_WORKING_DIR,
     ContainerDetails,
     ContainerSummary,
@@ -60,8 +61,8 @@ def compose_v2(services: str = "backend\ndb\nnginx\n") -> Compose:
     """A host with ``docker compose`` whose ``config --services`` prints ``services``."""
 
     def answer(argv: tuple[str, ...]) -> CommandResult:
-        if argv == ("docker", "compose", "version"):
-            return completed(argv, "Docker Compose version v2.24.5\n")
+        if argv == ("docker", "compose", "version", "--short"):
+            return completed(argv, "2.24.5\n")
         return completed(argv, services)
 
     return answer
@@ -125,7 +126,7 @@ async def test_a_step_past_the_deadline_is_named_and_the_rest_is_kept() -> None:
 CONFIG_V2 = (
     "env", "DOCKER_HOST=unix:///var/run/docker.sock", "COMPOSE_PROFILES=*",
     "docker", "compose", "-p", "shop", "--project-directory", "/srv/shop",
-    "-f", "/srv/shop/docker-compose.yml", "config", "--services", "--no-interpolate",
+    "-f", "/srv/shop/docker-compose.yml", "config", "--services",
 )  # fmt: skip
 
 
@@ -133,7 +134,7 @@ async def test_the_services_each_project_defines_now_one_command_per_project() -
     fake, _ = session(compose=compose_v2("backend\nnginx\n"))
     facts = await gather_facts(fake, deadline=10, now=NOW)
     compose = [argv for argv in fake.commands if "compose" in argv]
-    assert compose == [("docker", "compose", "version"), CONFIG_V2]  # argv, never shell text
+    assert compose == [("docker", "compose", "version", "--short"), CONFIG_V2]  # argv, not text
     assert fake.timeouts[fake.commands.index(CONFIG_V2)] is None  # the session's own limit
     (shop,) = facts.compose_services
     assert (shop.project, shop.services, shop.error) == ("shop", ("backend", "nginx"), None)
@@ -146,8 +147,8 @@ async def test_the_services_each_project_defines_now_one_command_per_project() -
 
 def failing(stderr: str, status: int = 1) -> Compose:
     def answer(argv: tuple[str, ...]) -> CommandResult:
-        if argv == ("docker", "compose", "version"):
-            return completed(argv, "Docker Compose version v2.24.5\n")
+        if argv == ("docker", "compose", "version", "--short"):
+            return completed(argv, "2.24.5\n")
         return completed(argv, "", stderr, status)
 
     return answer
@@ -163,8 +164,8 @@ async def test_config_that_fails_is_a_note_never_a_finding() -> None:
         "exited with status 1": failing(f"first line\n{leak}\n"),
         "did not print a list of service names": compose_v2(""),
         "did not finish within 30 s": lambda argv: (
-            completed(argv, "v2")
-            if argv[-1] == "version"
+            completed(argv, "2.24.5")
+            if argv[-2:] == ("version", "--short")
             else CommandTimeout("web1", "docker compose config", 30, "", "")
         ),
         "neither `docker compose` (v2) nor `docker-compose` (v1)": lambda argv: (
@@ -190,16 +191,48 @@ async def test_compose_v1_argv() -> None:
     def v1(argv: tuple[str, ...]) -> CommandResult:
         if argv[:2] == ("docker", "compose"):
             return completed(argv, "", "docker: 'compose' is not a docker command.", 1)
-        if argv == ("docker-compose", "version"):
-            return completed(argv, "docker-compose version 1.29.2\n")
+        if argv == ("docker-compose", "version", "--short"):
+            return completed(argv, "1.29.2\n")
         return completed(argv, "backend\ndb\nnginx\n")
 
     fake, _ = session(compose=v1)
     facts = await gather_facts(fake, deadline=10, now=NOW)
     compose = [argv for argv in fake.commands if "compose" in argv or "docker-compose" in argv]
-    assert len(compose) == 2  # no `docker-compose version`: v1's start-up is slow
-    (config,) = [argv for argv in fake.commands if argv[-1] == "--no-interpolate"]
+    assert len(compose) == 3  # plugin asked first, then v1's version (once per connection)
+    (config,) = [argv for argv in fake.commands if argv[-2:] == ("config", "--services")]
     assert config[3:8] == ("docker-compose", "-p", "shop", "--project-directory", "/srv/shop")
+    assert facts.compose_services[0].services == ("backend", "db", "nginx")
+
+
+async def test_interpolated_with_the_recorded_env_files_else_without() -> None:
+    """`ports: - ${BACKEND_PORT}:8000` needs the project's env file to be read; a
+    variable only the deploy shell had falls back to --no-interpolate (names only)."""
+    labels = {COMPOSE_ENV_FILE: "/srv/shop/.env.production"}
+    seen: list[tuple[str, ...]] = []
+
+    def v2(argv: tuple[str, ...]) -> CommandResult:
+        seen.append(argv)
+        if argv[-2:] == ("version", "--short"):
+            return completed(argv, "2.40.3\n")
+        if argv[-1] == "--services":
+            return completed(argv, "", "invalid interpolation format for ports", 15)
+        return completed(argv, "backend\ndb\nnginx\n")
+
+    stack = [
+        c.model_copy(
+            update={"config": c.config.model_copy(update={"labels": {**c.labels, **labels}})}
+        )
+        for c in lab_stack()
+    ]
+    fake, _ = session(compose=v2, containers=stack)
+    fake._files["/srv/shop/.env.production"] = b"BACKEND_PORT=8001\n"
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    first, second = [a for a in seen if "config" in a]
+    assert (
+        "--env-file" in first
+        and first[first.index("--env-file") + 1] == "/srv/shop/.env.production"
+    )
+    assert second[-1] == "--no-interpolate"
     assert facts.compose_services[0].services == ("backend", "db", "nginx")
 
 

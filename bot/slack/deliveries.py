@@ -1,0 +1,174 @@
+"""Each Slack delivery runs once: a replay or a retry is acknowledged and dropped.
+
+Slack may send one request more than once (an Events API retry, carrying
+``X-Slack-Retry-Num``), and anyone who captured a signed request can send it
+again within the five minutes its signature stays valid. Either copy lands on
+any replica. The bolt middleware ``Deliveries.middleware`` (run after the
+signature check, before any listener) claims the delivery's key and, when it
+was claimed before, answers an empty 200: Slack shows nothing and nothing runs
+again, not even a second "already claimed" for a replayed click.
+
+The key of a delivery (``delivery_key``):
+
+- Events API: its ``event_id`` (a retry carries the same id, with a fresh
+  signature);
+- slash commands and interactive payloads: the SHA-256 of the raw body. An
+  exact replay has the same body, signature and timestamp; a re-signed copy has
+  a new timestamp and signature but still the same body, and two real
+  deliveries never share a body (each carries its own ``trigger_id``, a click
+  its ``action_ts``). So the body is what a replay and a retry have in common,
+  and the headers are not.
+
+Claims are rows of ``slack_deliveries`` (migration step 4) in stackbot's
+Postgres, shared by every replica: ``INSERT … ON CONFLICT DO NOTHING`` lets
+exactly one replica win a key. Rows older than ``TTL`` are deleted now and
+then (bolt refuses signatures older than five minutes; Slack retries an event
+within minutes). With no database (``store`` is None), or while it cannot be
+reached, claims fall back to an in-memory LRU of this process only: replays
+reaching the same replica are still dropped, those reaching another are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.audit.errors import AuditUnavailable
+from bot.audit.store import AuditStore
+
+_log = logging.getLogger("stackbot.slack")
+TTL = timedelta(hours=1)
+SWEEP_EVERY = 60.0  # seconds between opportunistic deletes of expired rows
+MEMORY_SIZE = 10_000  # keys the in-memory fallback remembers
+RETRY_HEADER = "x-slack-retry-num"
+RETRY_NUM = re.compile(r"[0-9]{1,4}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    """What identifies one delivery; ``digest`` is what is stored."""
+
+    digest: str
+    kind: str  # "event" or "body"
+    retry: int | None = None  # X-Slack-Retry-Num, when Slack says it is a retry
+
+    @property
+    def short(self) -> str:
+        return f"{self.kind}:{self.digest[:12]}"
+
+
+def _first(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = headers.get(name) or ()
+    return str(values[0]) if values else None
+
+
+def delivery_key(
+    headers: Mapping[str, Sequence[str]], raw_body: str, body: Mapping[str, Any]
+) -> DeliveryKey | None:
+    """The key of a request from Slack; None for one that runs nothing (``url_verification``,
+    ``ssl_check``) or carries nothing to tell it apart (an empty body)."""
+    if body.get("type") == "url_verification" or body.get("ssl_check"):
+        return None
+    retry_text = _first(headers, RETRY_HEADER)
+    retry = int(retry_text) if retry_text and RETRY_NUM.fullmatch(retry_text) else None
+    event_id = body.get("event_id")
+    if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
+        digest = hashlib.sha256(f"event:{event_id}".encode()).hexdigest()
+        return DeliveryKey(digest, "event", retry)
+    if not raw_body:
+        return None
+    digest = hashlib.sha256(b"body:" + raw_body.encode("utf-8", "surrogatepass")).hexdigest()
+    return DeliveryKey(digest, "body", retry)
+
+
+class _Memory:
+    """The keys this process has seen in the last ``TTL``, at most ``MEMORY_SIZE`` of them
+    (the least recently first seen makes room)."""
+
+    def __init__(self, size: int = MEMORY_SIZE, ttl: float = TTL.total_seconds()) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._size = size
+        self._ttl = ttl
+
+    def first(self, digest: str) -> bool:
+        now = time.monotonic()
+        while self._seen:  # the oldest first: drop the expired
+            oldest, at = next(iter(self._seen.items()))
+            if now - at <= self._ttl:
+                break
+            del self._seen[oldest]
+        if digest in self._seen:
+            return False
+        if len(self._seen) >= self._size:
+            self._seen.popitem(last=False)
+        self._seen[digest] = now
+        return True
+
+
+class Deliveries:
+    """Claims of deliveries: in ``store`` (shared by the replicas), else in this process."""
+
+    def __init__(self, store: AuditStore | None) -> None:
+        self.store = store
+        self._memory = _Memory()
+        self._swept = float("-inf")
+
+    async def first(self, key: DeliveryKey) -> bool:
+        """Whether this is the first time any replica sees ``key`` (and claim it if so)."""
+        if self.store is None:
+            return self._memory.first(key.digest)
+        try:
+            return await self._claim(self.store, key.digest)
+        except AuditUnavailable as exc:
+            _log.warning("deliveries: %s; this process alone drops replays for now", exc.message)
+            return self._memory.first(key.digest)
+
+    async def _claim(self, store: AuditStore, digest: str) -> bool:
+        async with store.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO slack_deliveries (key) VALUES (%s) "
+                "ON CONFLICT (key) DO NOTHING RETURNING 1",
+                (digest,),
+            )
+            first = await cur.fetchone() is not None
+        self._memory.first(digest)  # so that during an outage this process still knows it
+        if time.monotonic() - self._swept > SWEEP_EVERY:
+            self._swept = time.monotonic()
+            await self._sweep(store)
+        return first
+
+    async def _sweep(self, store: AuditStore) -> None:
+        """Forget claims older than ``TTL`` (needs DELETE on the table; without it, rows stay)."""
+        try:
+            async with store.connection() as conn:
+                await conn.execute(
+                    "DELETE FROM slack_deliveries WHERE seen_at < now() - %s", (TTL,)
+                )
+        except AuditUnavailable as exc:
+            _log.warning("deliveries: old claims not deleted: %s", exc.message)
+
+    async def middleware(
+        self,
+        request: AsyncBoltRequest,
+        response: BoltResponse,
+        next_: Callable[[], Awaitable[None]],
+    ) -> BoltResponse:
+        """Bolt global middleware (arguments injected by name): a delivery seen before gets an
+        empty 200 and goes no further."""
+        key = delivery_key(request.headers, request.raw_body, request.body)
+        if key is not None and not await self.first(key):
+            _log.info("delivery %s (retry %s) seen before: acknowledged, not run", key.short,
+                      key.retry)  # fmt: skip
+            return BoltResponse(status=200, body="")
+        await next_()
+        return response
