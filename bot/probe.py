@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bot.compose_cli import detect_compose
 from bot.config.models import ResolvedHost
 from bot.errors import AuthenticationFailed, HostError, HostKeyRejected
 from bot.outcome import ErrorInfo
@@ -26,6 +27,7 @@ class HostProbe(BaseModel):
     docker: Check = "unchecked"
     docker_version: str | None = None
     api_version: str | None = None
+    compose: str | None = None  # "docker compose 2.40.3 (v2 plugin)", or "none"
     error: ErrorInfo | None = None
 
     @property
@@ -48,6 +50,8 @@ async def probe_host(transport: Transport, host: ResolvedHost) -> HostProbe:
                 raise
             probe.docker = "ok"
             probe.docker_version, probe.api_version = version.version, version.api_version
+            found = await detect_compose(session)
+            probe.compose = found.label if found is not None else "none"
     except HostKeyRejected as exc:
         probe.host_key = "failed"
         probe.host_key_detail = "changed" if exc.changed else "unknown"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeAlias, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -38,6 +39,7 @@ def _words(name: str) -> list[str]:
     return [word.upper() for word in _WORD_SEPARATORS.split(spaced) if word]
 
 
+@lru_cache(maxsize=4096)  # pure; the same few keys recur in every log and report
 def is_secret_key(name: str) -> bool:
     """Whether a key name (env variable, label, config key) looks like it holds a secret.
 
@@ -88,13 +90,13 @@ def _says_nothing(value: str) -> bool:
     authentication scheme or a word of prose, a ``${VARIABLE}`` reference, or a
     YAML block-scalar indicator."""
     value = value.strip()
-    first_word = value.split(maxsplit=1)[0].lower() if value else ""
+    word = value.rstrip(")]}.,;:!").lower()  # one word only: "wrong horse battery" is masked
     return (
         not value
-        or value.endswith(REDACTED)
-        or value.rstrip(")]}.,;").lower() in catalogue.PLACEHOLDER_VALUES
-        or first_word in _AUTH_SCHEMES  # "Bearer ***" after the header rule
-        or first_word.strip(".,;:!") in catalogue.PROSE_WORDS  # "secret: not found"
+        or value.endswith(REDACTED)  # "Bearer ***" after the header rule
+        or word in catalogue.PLACEHOLDER_VALUES
+        or word in _AUTH_SCHEMES  # "Authorization: Bearer" with the token elsewhere
+        or word in catalogue.PROSE_WORDS  # "secret: not found", "password: incorrect"
         or _REFERENCE.fullmatch(value) is not None
         or _BLOCK_INDICATOR.fullmatch(value) is not None
     )
@@ -410,9 +412,12 @@ def _secret_value_span(text: str, match: re.Match[str]) -> tuple[int, int] | Non
     if group == "bare":
         if value[group][0] in "{[(":
             return None  # a nested structure: its own keys are searched
+        # At the start of a line, "Password: x y" (YAML, headers) and "password = x y"
+        # (INI) run to the end of the line (less a " # comment"); "PGPASSWORD=x cmd"
+        # and "token=x more" keep shell meaning: the value ends at the first blank.
         sep = match["sep"]
-        spaced = sep.strip() != sep  # "password = x y", not "PGPASSWORD=x cmd"
-        if (":" in sep or spaced or "=" in sep) and _at_line_start(text, match.start()):
+        spaced = sep.strip() != sep
+        if (":" in sep or spaced) and _at_line_start(text, match.start()):
             rest = _LINE_REST.match(text, start)
             end = start + len(_TRAILING_COMMENT.sub("", rest[0] if rest else ""))
             span = (start, max(end, span[1]))

@@ -11,6 +11,11 @@ import pytest
 if TYPE_CHECKING:
     from tests.lab.lab import Lab
 
+# The suite's scenarios default to Compose v1, whose container names (shop_db_1) its
+# tests spell out; tests/integration/test_compose_v2.py runs every scenario under
+# both. STACKBOT_LAB_COMPOSE=v2 builds them all with v2 instead.
+os.environ.setdefault("STACKBOT_LAB_COMPOSE", "v1")
+
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:

@@ -244,6 +244,8 @@ def _probe_line(probe: HostProbe) -> str:
     if probe.error:
         return f"FAILED {probe.error.message} [{probe.error.code}]"
     checks = f"host key {key} · authentication {probe.authentication} · docker {docker}"
+    if probe.compose is not None:
+        checks += f" · compose: {probe.compose}"
     return f"OK     {probe.label}: {checks}"
 
 

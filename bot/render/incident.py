@@ -89,10 +89,11 @@ def incident_message(incident: Incident, listing: Listing | None = None) -> Slac
     ]
     if incident.summary:
         blocks.append(_section(clip_escaped(incident.summary, MAX_TEXT - 10)[0]))
-    if listing is not None and listing.total > 1:
+    repeats = f" · {incident.alert_count} alerts" if incident.alert_count > 1 else ""
+    if listing is not None and listing.total > 1:  # the listing counts them (not repeats)
         head = f"*{listing.total} alerts* in this group, {listing.open} firing:"
         blocks.append(_section(_listed(head, listing)))
-    repeats = f" · {incident.alert_count} alerts" if incident.alert_count > 1 else ""
+        repeats = ""
     blocks.append(_context(_context_line(incident, f"{incident.source}{repeats}")))
     blocks.append(_section(_status_line(incident)))
     blocks.extend(_buttons(incident, ("Acknowledge", "Diagnose", "Resolve")))

@@ -152,7 +152,7 @@ def parse(
     words = text.split()
     if not words:
         raise CommandError(messages.EMPTY)
-    verb, args = words[0].lower(), words[1:]
+    verb, args = (words[0].lower() if words[0].isascii() else ""), words[1:]
     if verb not in VERBS:
         raise CommandError(messages.unknown_verb(words[0], _closest(verb, VERBS)))
     if verb in ("help", "envs"):
@@ -160,7 +160,7 @@ def parse(
             raise CommandError(messages.extra_words(verb, " ".join(args)))
         return Help() if verb == "help" else Envs()
     if verb in ("oncall", "incidents"):
-        if verb == "oncall" and args and args[0].lower() == "override":
+        if verb == "oncall" and args and args[0].isascii() and args[0].lower() == "override":
             return _override(args[1:], environments, hints)
         if len(args) > 1:
             raise CommandError(messages.extra_words(verb, " ".join(args[1:])))

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,8 @@ class IncidentDesk:
         app.action(re.compile(rf"^{ACK}:"))(self._on_ack)
         app.action(re.compile(rf"^{DIAGNOSE}:"))(self._on_diagnose)
         app.action(re.compile(rf"^{RESOLVE}:"))(self._on_resolve)
+        self._passes = _Coalesced(self.run_due)
+        self._digest_edits: dict[uuid.UUID, _Coalesced] = {}
 
     @property
     def client(self) -> Any:
@@ -78,8 +80,8 @@ class IncidentDesk:
         for digest_id in digests:  # the digest lists them as resolved now
             assert digest_id is not None
             self.bot.spawn(self._refresh_id(digest_id))
-        if done.opened:
-            self.bot.spawn(self.run_due())
+        if done.opened:  # a storm of requests makes one pass at a time, plus one after
+            self.bot.spawn(self._passes.run())
         return IntakeResult(
             opened=len(done.opened),
             repeated=len(done.repeated),
@@ -164,7 +166,15 @@ class IncidentDesk:
         )
 
     async def digested(self, digest: Incident) -> None:
-        await self._refresh(digest)
+        """One edit at a time per digest, and one more after it: not one per incident."""
+        edits = self._digest_edits.get(digest.id)
+        if edits is None:
+            edits = self._digest_edits[digest.id] = _Coalesced(lambda: self._refresh(digest))
+        try:
+            await edits.run()
+        finally:
+            if not edits.busy:
+                self._digest_edits.pop(digest.id, None)
 
     async def _refresh(self, incident: Incident) -> None:
         """Re-render the channel message from the row as it is now (any replica can)."""
@@ -340,6 +350,29 @@ class IncidentDesk:
             await request.record(
                 kind, {"incident": str(incident.id), "fingerprint": incident.fingerprint, **details}
             )
+
+
+class _Coalesced:
+    """Runs ``work`` once at a time; calls while it runs ask for exactly one more run."""
+
+    def __init__(self, work: Callable[[], Awaitable[object]]) -> None:
+        self.work = work
+        self.busy = False
+        self.again = False
+
+    async def run(self) -> None:
+        if self.busy:
+            self.again = True  # the running one goes round once more, for this caller too
+            return
+        self.busy = True
+        try:
+            while True:
+                self.again = False
+                await self.work()
+                if not self.again:
+                    return
+        finally:
+            self.busy = False
 
 
 async def _best_effort(what: str, incident: Incident, work: Awaitable[None]) -> None:

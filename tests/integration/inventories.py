@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from tests.lab.compose_tools import flavor
 from tests.lab.config import LAB_USER
 from tests.lab.lab import Lab
 
@@ -54,6 +55,8 @@ def state_dir() -> Path:
 
 
 def ensure_scenario(lab: Lab, name: str) -> None:
-    """Build scenario ``name`` unless it is the state the lab was last put in."""
-    if lab.last_scenario is None or lab.last_scenario.name != name:
+    """Build scenario ``name`` unless it is the state the lab was last put in (with the
+    same compose)."""
+    last = lab.last_scenario
+    if last is None or last.name != name or last.compose != flavor():
         lab.scenario(name)

@@ -119,12 +119,14 @@ def test_volumes_json_in_s1_lists_orphaned_and_new_volume(lab: Lab, inventory: P
 def test_disk_in_s6_shows_the_full_docker_root(lab: Lab, inventory: Path) -> None:
     ensure_scenario(lab, "S6")
     proc = stackbot("--config", str(inventory), "disk", "small", "--format", "json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # a critical filesystem: exit 1, as diagnose
     (host,) = json.loads(proc.stdout)["hosts"]
     docker_fs = [fs for fs in host["result"]["filesystems"] if "docker root" in fs["holds"]]
     assert docker_fs and docker_fs[0]["percent_used"] >= 95 and docker_fs[0]["level"] == "critical"
     table = stackbot("--config", str(inventory), "disk", "small")
-    assert table.returncode == 0 and "critical" in table.stdout.lower()
+    assert table.returncode == 1 and "critical" in table.stdout.lower()
+    healthy = stackbot("--config", str(inventory), "disk", "lab")  # h1: nothing critical
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
 
 
 def test_volumes_then_disk_in_one_process_use_one_ssh_connection(lab: Lab, inventory: Path) -> None:

@@ -131,7 +131,7 @@ def test_s1_fix_by_finding_id_then_nothing_left(
     assert again.status == "nothing to do" and again.changed is False and again.plan.empty
 
     gone = stackbot("--config", str(inventory_path), "fix", "--finding", split.id, "lab")
-    assert gone.returncode == 2 and "may be fixed already" in gone.stderr
+    assert gone.returncode == 5 and "may be fixed already" in gone.stderr  # target gone
 
 
 def test_plan_goes_stale_when_someone_fixed_it_by_hand(

@@ -18,8 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the lab (or attach) and leave it running")
     up.add_argument("--scenario", choices=sorted(SCENARIOS), help="then build this scenario")
+    up.add_argument("--compose", choices=("v2", "v1"), help="build it with (default: v2)")
     sc = sub.add_parser("scenario", help="build a scenario in the running lab")
     sc.add_argument("name", choices=sorted(SCENARIOS))
+    sc.add_argument("--compose", choices=("v2", "v1"), help="build it with (default: v2)")
     sub.add_parser("down", help="stop the lab and remove everything of it but the image cache")
     sub.add_parser("status", help="what runs")
     args = parser.parse_args(argv)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.start()
             env = "lab"
             if args.scenario:
-                info = lab.scenario(args.scenario)
+                info = lab.scenario(args.scenario, args.compose)
                 print(json.dumps(info.__dict__, indent=1))
                 env = ENVIRONMENT_OF_HOST[info.host]
             log(f"up done in {time.monotonic() - t0:.1f}s")
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "scenario":
             if not lab.is_running():
                 lab.start()
-            print(json.dumps(lab.scenario(args.name).__dict__, indent=1))
+            print(json.dumps(lab.scenario(args.name, args.compose).__dict__, indent=1))
         elif args.command == "down":
             lab.stop()
         else:

@@ -21,7 +21,7 @@ from typing import Any
 
 import docker
 
-from . import dockerd, images, netns, scenarios, sshd
+from . import compose_tools, dockerd, images, netns, scenarios, sshd
 from .config import CACHE_DIR, HOSTS, RUN_DIR, SLOT, HostSpec
 from .inventory import base_inventory, negative_environments, write_inventory
 from .scenarios import ScenarioInfo
@@ -131,6 +131,7 @@ class Lab:
                 log("lab already running: attaching")
                 self.images = json.loads(STATE_FILE.read_text()).get("images", {})
                 self._write_inventories()
+                self._refresh_sshd()
                 return False
             require_tools()
             t0 = time.monotonic()
@@ -154,6 +155,7 @@ class Lab:
             sshd.ensure_user()
             keys = sshd.ensure_keys(list(self.hosts.values()))
         for host in self.hosts.values():
+            compose_tools.set_host_compose(host, compose_tools.kinds_for(compose_tools.flavor()))
             with step(f"{host.name}: netns, dockerd, sshd"):
                 netns.create(host)
                 dockerd.start(host)
@@ -173,6 +175,16 @@ class Lab:
         require_root()
         with lab_lock(), step("lab stop"):
             self._teardown()
+
+    def _refresh_sshd(self) -> None:
+        """A lab started by an older checkout: its sshd lacks the compose SetEnv."""
+        for host in self.hosts.values():
+            if "SetEnv" not in host.sshd_config.read_text():
+                compose_tools.set_host_compose(
+                    host, compose_tools.kinds_for(compose_tools.flavor())
+                )
+                sshd.stop(host)
+                sshd.start(host, sshd.ensure_keys(list(self.hosts.values())))
 
     def close(self) -> None:
         """Close this handle's Docker clients (the lab keeps running)."""
@@ -227,10 +239,12 @@ class Lab:
     def _ctx(self) -> scenarios.Ctx:
         return scenarios.Ctx(h1=self.docker("h1"), h2=self.docker("h2"))
 
-    def scenario(self, name: str) -> ScenarioInfo:
-        """Reset h1 (and h2's baseline), build the named state, wait until it settles."""
+    def scenario(self, name: str, compose: str | None = None) -> ScenarioInfo:
+        """Reset h1 (and h2's baseline), build the named state with ``compose`` (v1 or
+        v2; default: $STACKBOT_LAB_COMPOSE, else v2), wait until it settles."""
         with lab_lock():
-            self.last_scenario = scenarios.build(self._ctx(), name)
+            which = compose or compose_tools.flavor()
+            self.last_scenario = scenarios.build(self._ctx(), name, which)
             return self.last_scenario
 
     def stop_sshd(self, host: str) -> None:

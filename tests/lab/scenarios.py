@@ -11,6 +11,7 @@ busybox container ``tiny-sleeper`` running, no fill files). Compose v1 names con
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import time
@@ -21,10 +22,11 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from . import images
+from . import compose_tools, images, stack
 from .config import H1, H2, PLANTED_JWT, PLANTED_PASSWORD, STACKS_DIR
 from .stack import (
     backend_service,
+    cname,
     compose,
     db_service,
     env_text,
@@ -59,6 +61,7 @@ class ScenarioInfo:
     networks: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     facts: dict[str, str] = field(default_factory=dict)
+    compose: str = "v1"  # the compose it was built with (v1 or v2)
 
 
 @dataclass
@@ -155,7 +158,7 @@ def _shop(ctx: Ctx) -> Path:
         },
     )
     compose(H1, d, "up", "-d")
-    migrate(ctx, "shop_backend_1")
+    migrate(ctx, cname("shop", "backend"))
     return d
 
 
@@ -175,15 +178,20 @@ def healthy(ctx: Ctx) -> ScenarioInfo:
     """
     _shop(ctx)
     wait_health(
-        ctx.h1, {"shop_db_1": "healthy", "shop_backend_1": "healthy", "shop_nginx_1": "none"}
+        ctx.h1,
+        {
+            cname("shop", "db"): "healthy",
+            cname("shop", "backend"): "healthy",
+            cname("shop", "nginx"): "none",
+        },
     )
-    nginx_requests(ctx, "shop_nginx_1", 1)
+    nginx_requests(ctx, cname("shop", "nginx"), 1)
     return ScenarioInfo(
         name="healthy",
         host="h1",
         projects=("shop",),
         stack_dirs=(str(STACKS_DIR / "shop"),),
-        containers=("shop_db_1", "shop_backend_1", "shop_nginx_1"),
+        containers=(cname("shop", "db"), cname("shop", "backend"), cname("shop", "nginx")),
         networks=("shop_default",),
         volumes=("shop_postgres_data",),
         facts={"database": "shop", "db_user": "shop"},
@@ -271,17 +279,22 @@ def s2(ctx: Ctx) -> ScenarioInfo:
     ``database "shop" does not exist``.
     """
     _shop(ctx)
-    wait_health(ctx.h1, {"shop_db_1": "healthy", "shop_backend_1": "healthy"})
-    psql(ctx, "shop_db_1", "shop", "postgres", "DROP DATABASE shop WITH (FORCE)")
+    wait_health(ctx.h1, {cname("shop", "db"): "healthy", cname("shop", "backend"): "healthy"})
+    psql(ctx, cname("shop", "db"), "shop", "postgres", "DROP DATABASE shop WITH (FORCE)")
     wait_health(
-        ctx.h1, {"shop_db_1": "healthy", "shop_backend_1": "unhealthy", "shop_nginx_1": "none"}
+        ctx.h1,
+        {
+            cname("shop", "db"): "healthy",
+            cname("shop", "backend"): "unhealthy",
+            cname("shop", "nginx"): "none",
+        },
     )
     return ScenarioInfo(
         name="S2",
         host="h1",
         projects=("shop",),
         stack_dirs=(str(STACKS_DIR / "shop"),),
-        containers=("shop_db_1", "shop_backend_1", "shop_nginx_1"),
+        containers=(cname("shop", "db"), cname("shop", "backend"), cname("shop", "nginx")),
         networks=("shop_default",),
         volumes=("shop_postgres_data",),
         facts={"missing_database": "shop", "db_user": "shop"},
@@ -374,16 +387,21 @@ def s4(ctx: Ctx) -> ScenarioInfo:
     )
     compose(H1, d, "up", "-d")
     compose(H1, d, "stop", "backend")
-    nginx_requests(ctx, "hanna_nginx_1", 3)
+    nginx_requests(ctx, cname("hanna", "nginx"), 3)
     wait_health(
-        ctx.h1, {"hanna_db_1": "healthy", "hanna_backend_1": "exited", "hanna_nginx_1": "none"}
+        ctx.h1,
+        {
+            cname("hanna", "db"): "healthy",
+            cname("hanna", "backend"): "exited",
+            cname("hanna", "nginx"): "none",
+        },
     )
     return ScenarioInfo(
         name="S4",
         host="h1",
         projects=("hanna",),
         stack_dirs=(str(d),),
-        containers=("hanna_db_1", "hanna_backend_1", "hanna_nginx_1"),
+        containers=(cname("hanna", "db"), cname("hanna", "backend"), cname("hanna", "nginx")),
         networks=("hanna_default",),
         volumes=("hanna_postgres_data",),
         facts={
@@ -568,13 +586,18 @@ SCENARIOS: dict[str, Callable[[Ctx], ScenarioInfo]] = {
 }
 
 
-def build(ctx: Ctx, name: str) -> ScenarioInfo:
+def build(ctx: Ctx, name: str, compose: str = "v1") -> ScenarioInfo:
+    """Build scenario ``name`` with ``compose`` (v1 or v2): the hosts get that compose
+    too (tests/lab/compose_tools.py), as a host deployed with it would have."""
     if name not in SCENARIOS:
         raise LabError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     t0 = time.monotonic()
     reset(ctx)
-    with step(f"scenario {name}"):
-        info = SCENARIOS[name](ctx)
+    stack.CURRENT[0] = compose
+    for host in (H1, H2):
+        compose_tools.set_host_compose(host, compose_tools.kinds_for(compose))
+    with step(f"scenario {name} (compose {compose})"):
+        info = dataclasses.replace(SCENARIOS[name](ctx), compose=compose)
         wait_no_starting(ctx.h1)
     log(f"scenario {name} ready in {time.monotonic() - t0:.1f}s")
     return info

@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .compose_tools import session_env
 from .config import DOCKER_GROUP, KEYS_DIR, LAB_USER, RUN_DIR, SSH_DIR, HostSpec
 from .netns import in_netns
 from .util import LabError, owned_pid, run, stop_pidfile, wait_for
@@ -130,6 +131,8 @@ def write_config(host: HostSpec, keys: ClientKeys) -> None:
                 "MaxStartups 64:30:128",
                 "MaxSessions 64",
                 "Subsystem sftp internal-sftp",
+                # which compose the host has (tests/lab/compose_tools.py)
+                "SetEnv " + " ".join(f"{k}={v}" for k, v in session_env(host).items()),
                 "",
             ]
         )

@@ -1,4 +1,4 @@
-"""Compose stacks on the lab hosts: writing their directories and driving docker-compose v1.
+"""Compose stacks on the lab hosts: writing their directories and driving compose (v2 or v1).
 
 A stack directory lives under /run/stackbot-lab/stacks/<dir>/ (the SSH hosts share
 this filesystem, so stackbot reads the same files over SSH that compose used).
@@ -21,10 +21,20 @@ import yaml
 from docker.models.containers import Container
 
 from . import images
+from .compose_tools import compose_binary
 from .config import LAB_USER, STACKS_DIR, HostSpec
 from .util import LabError, log, run
 
-COMPOSE = "/usr/bin/docker-compose"
+# The compose the scenarios are built with now ("v1" or "v2"), set by Lab.scenario.
+CURRENT = ["v2"]
+
+
+def cname(project: str, service: str, number: int = 1) -> str:
+    """The container name compose gives: v1 ``project_service_1``, v2 ``project-service-1``."""
+    sep = "_" if CURRENT[0] == "v1" else "-"
+    return f"{project}{sep}{service}{sep}{number}"
+
+
 BACKEND_HEALTH = (
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"
 )
@@ -154,8 +164,10 @@ def compose(
     files: Sequence[str] = (),
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """docker-compose v1 in directory against host's dockerd (argv, clean environment)."""
-    argv = [COMPOSE, "--no-ansi"]
+    """Compose (``CURRENT``: v1 or v2's standalone binary) in directory against host's
+    dockerd (argv, clean environment, stdin closed)."""
+    which = CURRENT[0]
+    argv = [str(compose_binary(which)), *(["--no-ansi"] if which == "v1" else ["--ansi", "never"])]
     for f in files:
         argv += ["-f", f]
     if project is not None:
@@ -171,7 +183,7 @@ def compose(
     t0 = time.monotonic()
     proc = run(argv, env=env, cwd=directory, check=False, timeout=300)
     elapsed = time.monotonic() - t0
-    what = f"docker-compose {' '.join(argv[2:])} ({directory.name})"
+    what = f"compose {which} {' '.join(argv[2:])} ({directory.name})"
     if check and proc.returncode != 0:
         raise LabError(f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     log(f"{what}: {elapsed:.1f}s")

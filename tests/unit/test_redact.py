@@ -209,8 +209,8 @@ def test_redact_model_returns_the_same_type_redacted() -> None:
 
 
 def test_a_secret_key_after_a_long_run_of_word_characters_is_still_masked() -> None:
-    # the key pattern is bounded (128 characters) so long tokens are scanned in linear time;
-    # a longer key still matches by its end
+    # a key is only looked for where no key character precedes it, so a long run is
+    # scanned once from its start (linear time) and a long key still matches whole
     long_key = "A" * 300 + "_PASSWORD=hunter22"
     assert redact_text(long_key) == "A" * 300 + "_PASSWORD=***"
     token = "a1" * 25_000

@@ -377,6 +377,7 @@ SECRETS: list[Secret] = [
     _s("yaml-plain-value", "  password: {}", r(16)),
     _s("yaml-quoted-value", 'password: "{}"', r(16)),
     _s("yaml-spaced-value", "smtp_password: {} # prod", "two words " + r(8)),
+    _s("passphrase-of-prose-words", "passphrase: {}", "wrong horse " + r(8)),
     _s("json-password", '{"user": "app", "password": "{}"}', r(16)),
     _s("json-escaped-in-log", '{"log":"{\\"db_password\\":\\"{}\\"}"}', r(16)),
     _s("python-repr", "{'api_key': '{}'}", r(16)),

@@ -228,5 +228,5 @@ def test_the_memory_forgets_the_oldest_and_the_expired() -> None:
     memory = _Memory(size=3, ttl=3600)
     assert [memory.first(k) for k in "abca"] == [True, True, True, False]
     assert [memory.first(k) for k in "dbab"] == [True, False, True, True]  # a, then b, go
-    stale = _Memory(size=10, ttl=0)
+    stale = _Memory(size=10, ttl=-1)  # everything has expired
     assert stale.first("a") and stale.first("a")

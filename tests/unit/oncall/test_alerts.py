@@ -373,3 +373,58 @@ def test_many_problems_are_counted_not_all_listed() -> None:
     message = problem_of({"alerts": alerts})
     assert message.count("must be a string") == 5
     assert message.endswith("; and 3 more")
+
+
+# --- Alertmanager groups -----------------------------------------------------------
+
+
+def test_an_alertmanager_payload_is_one_group_named_by_its_group_labels() -> None:
+    first, second = parse_payload(alertmanager_firing())
+    assert first.group is not None and first.group == second.group
+    group = first.group
+    expected = hashlib.sha256(b'{}:{alertname="PostgresDown"}').hexdigest()[:16]
+    assert group.fingerprint == f"group:{expected}"
+    assert group.title == "PostgresDown"  # two titles: the group labels name it
+    assert group.summary == ""  # two alerts, no common description
+    assert group.labels == {"job": "postgres"}
+    assert first.detail == "Postgres is down on db (db:9187)"  # how the listing shows it
+    assert second.detail == "DiskAlmostFull (web1)"
+
+
+def test_a_group_of_one_is_named_like_its_alert_and_the_key_decides_the_group() -> None:
+    payload = alertmanager_resolved()
+    (alert,) = parse_payload(payload)
+    assert alert.group is not None
+    assert alert.group.title == "Postgres is down on db"
+    assert alert.group.summary == "pg_up has been 0 for 2 minutes on db:9187."
+    other = copy.deepcopy(payload)
+    other["groupKey"] = '{}:{alertname="Other"}'
+    (moved,) = parse_payload(other)
+    assert moved.group is not None and moved.group.fingerprint != alert.group.fingerprint
+
+
+def test_a_common_summary_names_the_group_and_is_redacted() -> None:
+    payload = alertmanager_firing()
+    payload["commonAnnotations"] = {
+        "summary": "Databases down (password=hunter2hunter2)",
+        "description": "Two of them",
+    }
+    group = parse_payload(payload)[0].group
+    assert group is not None
+    assert group.title.startswith("Databases down") and "hunter2" not in group.title
+    assert group.summary == "Two of them"
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+def test_without_a_group_key_each_alert_is_its_own(key: str) -> None:
+    payload = alertmanager_firing()
+    payload["groupKey"] = key
+    assert [alert.group for alert in parse_payload(payload)] == [None, None]
+    del payload["groupKey"]
+    assert [alert.group for alert in parse_payload(payload)] == [None, None]
+
+
+def test_the_generic_form_keeps_one_fingerprint_per_alert() -> None:
+    alerts = parse_payload({"alerts": [{"title": "a"}, {"title": "b"}]})
+    assert [alert.group for alert in alerts] == [None, None]
+    assert len({alert.fingerprint for alert in alerts}) == 2

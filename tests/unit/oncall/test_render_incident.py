@@ -11,7 +11,7 @@ import pytest
 
 from bot.config.models import Rotation
 from bot.findings import Severity
-from bot.oncall.models import Incident, IncidentStatus, Override
+from bot.oncall.models import Incident, IncidentStatus, Listed, Listing, Override
 from bot.oncall.rotation import on_call
 from bot.render.incident import (
     ACK,
@@ -409,3 +409,78 @@ def test_too_many_incidents_are_cut_and_counted() -> None:
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": "… and more: 1000 open incidents in all"}],
     }
+
+
+# --- storms: a group's alerts, the digest -------------------------------------------
+
+
+def listing(total: int, open_: int, shown: int, *, refs: bool = False) -> Listing:
+    items = [
+        Listed(
+            severity=Severity.CRITICAL if n % 2 else Severity.WARNING,
+            title=f"{HOSTILE} alert {n}",
+            open=n < open_,
+            ref=f"{n:08x}" if refs else "",
+        )
+        for n in range(shown)
+    ]
+    return Listing(total=total, open=open_, items=items)
+
+
+def test_a_group_lists_its_alerts_bounded_and_counts_them() -> None:
+    message = incident_message(incident(alert_count=100), listing(100, 97, 10))
+    shown = all_text(message)
+    assert "*100 alerts* in this group, 97 firing:" in shown
+    assert "… and 90 more" in shown and "alert 9" in shown
+    assert "· 100 alerts ·" not in shown  # counted once, by the listing (not the repeats)
+    assert [b["text"]["text"] for b in buttons(message)] == ["Acknowledge", "Diagnose", "Resolve"]
+    assert_valid(message)
+    assert_no_live_mentions(message)
+
+
+def test_a_group_of_one_alert_shows_no_listing() -> None:
+    assert all_text(incident_message(incident(), listing(1, 1, 1))) == all_text(
+        incident_message(incident())
+    )
+
+
+def digest(**changes: Any) -> Incident:
+    return incident(
+        source="stackbot", fingerprint="storm", summary="", alert_count=40,
+        title="Alert storm: more than 5 new incidents a minute", **changes,
+    )  # fmt: skip
+
+
+def test_the_digest_counts_and_lists_the_incidents_beyond_the_cap() -> None:
+    message = incident_message(digest(), listing(37, 37, 10, refs=True))
+    shown = all_text(message)
+    assert "*+37 more incidents* since 2026-11-10 12:00 UTC" in shown
+    assert "more than 5 new incidents a minute" in shown
+    assert "`00000003`" in shown and "alert 3" in shown
+    assert "… and 27 more: `/stack incidents prod` lists every one" in shown
+    assert "alert storm digest" in shown and "On call: <@UALICE>" in shown
+    labels = [b["text"]["text"] for b in buttons(message)]
+    assert labels == ["Acknowledge all", "Diagnose", "Resolve all"]
+    assert [b["action_id"].split(":")[0] for b in buttons(message)] == [ACK, DIAGNOSE, RESOLVE]
+    assert message.text == "prod: +37 more incidents (alert storm)"
+    assert_valid(message)
+    assert_no_live_mentions(message)
+
+
+def test_a_digest_whose_incidents_all_resolved_says_so() -> None:
+    done = digest(
+        status=IncidentStatus.RESOLVED, resolved_by="stackbot",
+        resolved_at=OPENED + timedelta(minutes=20), next_page_at=None,
+    )  # fmt: skip
+    message = incident_message(done, listing(2, 0, 2, refs=True))
+    assert "every incident it lists is resolved" in status_line(message)
+    assert "(resolved)" in all_text(message) and buttons(message) == []
+    by_hand = digest(
+        status=IncidentStatus.RESOLVED, resolved_by="UBOB",
+        resolved_at=OPENED + timedelta(minutes=20), next_page_at=None,
+    )  # fmt: skip
+    assert "<@UBOB>" in status_line(incident_message(by_hand, listing(2, 0, 2)))
+
+
+def test_a_digest_without_its_listing_counts_what_joined() -> None:
+    assert "*+40 more incidents*" in all_text(incident_message(digest()))

@@ -144,3 +144,28 @@ async def test_who_honours_an_override_from_the_store(tmp_path: Path) -> None:
     now = await service(tmp_path, FakeOverrides([cover])).who("prod")
     assert now is not None
     assert now.primary == "UCAROL" and now.scheduled == "UALICE" and now.override == cover
+
+
+def test_the_message_cap_is_five_a_minute_unless_configured(tmp_path: Path) -> None:
+    oncall = service(tmp_path)
+    assert oncall.messages_per_minute("prod") == 5
+    assert oncall.messages_per_minute("dev") == 5  # no on-call: the same default
+    assert oncall.messages_per_minute("gone") == 5
+    raw: dict[str, Any] = {
+        "environments": {
+            "prod": {
+                "hosts": HOSTS, "slack_channel": "CPROD",
+                "oncall": {"rotation": ROTATION, "messages_per_minute": 20},
+            }
+        }
+    }  # fmt: skip
+    configured = OnCall(
+        parse_inventory(raw, source="test", base_dir=tmp_path),
+        store=cast(IncidentStore, FakeOverrides()),
+        clock=FakeClock(OPENED),
+    )
+    assert configured.messages_per_minute("prod") == 20
+    for bad in (0, 101):
+        raw["environments"]["prod"]["oncall"]["messages_per_minute"] = bad
+        with pytest.raises(Exception, match="messages_per_minute"):
+            parse_inventory(raw, source="test", base_dir=tmp_path)
