@@ -41,7 +41,7 @@ from bot.docker_objects import (
 from bot.errors import HostError
 from bot.findings import Finding
 from bot.runbook import RunbookDefinitionError
-from bot.session import Database, HostSession
+from bot.session import CommandResult, Database, HostSession
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -169,6 +169,13 @@ class ReadOnlyHost:
     async def compose(self) -> ComposeCLI | None:
         """The compose the host has (``bot.compose_cli``: once per connection)."""
         return await detect_compose(self._session)
+
+    async def compose_dry_run(self, argv: Sequence[str], *, timeout: float = 60) -> CommandResult:
+        """Run a compose command that has ``--dry-run`` (v2 ≥ 2.20: changes nothing and
+        says what it would do); anything else is refused here, before it runs."""
+        if "--dry-run" not in argv or ("--" in argv and argv.index("--dry-run") > argv.index("--")):
+            raise ValueError("compose_dry_run runs only commands with --dry-run")
+        return await self._session.run(list(argv), check=False, timeout=timeout)
 
     async def compose_command(self) -> tuple[str, ...] | None:
         """The compose CLI's argv: ``docker compose`` (v2), else ``docker-compose``."""

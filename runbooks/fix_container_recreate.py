@@ -55,6 +55,7 @@ hold the short id, created time and the names of keys that change.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import re
@@ -80,7 +81,8 @@ from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import CommandResult, HostSession
 from bot.units import human_size
-from runbooks._compose import V2, compose_prefix
+from runbooks._compose import compose_prefix
+from runbooks._settle import SETTLE_SECONDS, settle
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.checks_config import POSTGRES_INIT_KEYS, loads_env_file
 from runbooks.diagnose.envfile import parse_env_file
@@ -93,6 +95,13 @@ ENV_FILE_MAX = 256 * 1024
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 _HOST_NETWORK_MODES = ("host", "none")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+_DRY_RUN = re.compile(
+    r"DRY-RUN MODE -\s+(?P<kind>Container|Volume|Network)\s+"
+    r"\"?(?P<name>[^\s\"]+)\"?\s+(?P<what>\w+)"
+)
+DRY_RUN_SINCE = (2, 20, 0)  # compose v2 learned `up --dry-run`
+ROLLBACK_SUFFIX = "-stackbot-rollback"
+ROLLBACK_LABEL = "org.stackbot.rollback-of"
 ReadFile = Callable[..., Awaitable[bytes]]
 
 
@@ -104,6 +113,13 @@ class Params(HostParams):
         None,
         description="absolute path on the host of the env file a container started by hand "
         "(docker run, no compose labels) should get; required for such a container",
+    )
+    settle: float = Field(
+        SETTLE_SECONDS,
+        ge=0,
+        le=600,
+        description="seconds the new container must stay up (healthy, with a health check) "
+        "before the recreate counts as done; else the old one is put back",
     )
 
     @model_validator(mode="after")
@@ -146,6 +162,7 @@ def compose_argv(
     config_files: Sequence[str],
     env_files: Sequence[str],
     service: str,
+    dry_run: bool = False,
 ) -> list[str]:
     """The one command of the compose path (see the module docstring)."""
     argv = compose_prefix(
@@ -156,7 +173,39 @@ def compose_argv(
         config_files=config_files,
         env_files=env_files,
     )
-    return [*argv, "up", "-d", "--no-deps", "--force-recreate", service]
+    dry = ["--dry-run"] if dry_run else []
+    # never -y (it answers "Recreate volume (data will be lost)?" for us); `--` so a
+    # service name can never read as an option; stdin is closed by the transport
+    return [*argv, "up", "-d", "--no-deps", "--force-recreate", *dry, "--", service]
+
+
+def parse_dry_run(output: str) -> list[tuple[str, str, str]]:
+    """(kind, name, what) of each ``DRY-RUN MODE - Container shop-backend-1 Recreate``."""
+    seen: dict[tuple[str, str], str] = {}
+    for match in _DRY_RUN.finditer(output):
+        seen[(match["kind"], match["name"])] = match["what"]  # the last word wins
+    return [(kind, name, what) for (kind, name), what in seen.items()]
+
+
+def dry_run_refusal(
+    said: list[tuple[str, str, str]], project: str, service: str, others: Iterable[str]
+) -> str | None:
+    """Why compose's own dry run forbids the recreate: a volume it would create or
+    recreate, or a container of another project it would touch."""
+    foreign = set(others)
+    for kind, name, what in said:
+        if kind == "Volume" and what.lower().startswith(("creat", "recreat", "remov")):
+            return (
+                f"compose's dry run says it would {what.lower()} volume {name} for {project}: "
+                "the data the service had may not be in it; nothing was run (give the volume "
+                "an explicit `name:` in the compose file, or restore it first)"
+            )
+        if kind == "Container" and name.lstrip("/") in foreign:
+            return (
+                f"compose's dry run says it would touch container {name}, which is not of "
+                f"project {project}; nothing was run"
+            )
+    return None
 
 
 def env_changes(
@@ -274,11 +323,6 @@ async def anonymous_volume_refusal(
     return None
 
 
-async def compose_program(view: ReadOnlyHost) -> tuple[str, ...] | None:
-    """``docker compose`` when the host's docker has the plugin, else ``docker-compose``."""
-    return await view.compose_command()
-
-
 # --- plan -----------------------------------------------------------------------------
 
 
@@ -387,7 +431,7 @@ async def _plan_compose(
     refusal = await anonymous_volume_refusal(view, targets)
     if refusal:
         return _refused(base, refusal, before)
-    compose = await compose_program(view)
+    compose = await view.compose()
     if compose is None:
         return _refused(
             base,
@@ -395,19 +439,48 @@ async def _plan_compose(
             "on its PATH",
             before,
         )
-    argv = compose_argv(
-        compose,
-        socket=view.host.docker_socket,
-        project=project,
-        working_dir=working_dir,
-        config_files=config_files,
-        env_files=flag_env_files,
-        service=service,
-    )
-    version = "v2" if compose == V2 else "v1"
+    # exactly the env files the plan compared with: compose interpolates from them
+    # (seed 004: staging's file, never the default .env of production's values)
+    env_files = list(dict.fromkeys([*flag_env_files, *read]))
+    arguments: dict[str, Any] = {
+        "socket": view.host.docker_socket,
+        "project": project,
+        "working_dir": working_dir,
+        "config_files": config_files,
+        "env_files": env_files,
+        "service": service,
+    }
+    argv = compose_argv(compose.argv, **arguments)
+    if compose.major >= 2 and compose.version_tuple >= DRY_RUN_SINCE:
+        dry = await view.compose_dry_run(compose_argv(compose.argv, dry_run=True, **arguments))
+        said = parse_dry_run(dry.stderr + "\n" + dry.stdout)
+        if not dry.ok:
+            tail = " | ".join((dry.stderr or dry.stdout).strip().splitlines()[-2:])
+            return _refused(
+                base,
+                f"compose's dry run of this recreate failed (status {dry.exit_status}): "
+                f"{redact_text(tail)}; nothing was run",
+                before,
+            )
+        everyone = await view.docker.containers(all=True)
+        others = [
+            name.lstrip("/")
+            for c in everyone
+            if c.labels.get(COMPOSE_PROJECT) != project
+            for name in c.names
+        ]
+        refusal = dry_run_refusal(said, project, service, others)
+        if refusal:
+            return _refused(base, refusal, before)
+        shown = "; ".join(f"{kind.lower()} {name}: {what}" for kind, name, what in said[:8])
+        notes.append(f"compose's own dry run of this up: {shown or 'nothing to do'}")
+    else:
+        notes.append(f"{compose.label} has no dry run: the command above is exactly what will run")
     step = Step(
         description=f"recreate service {service} of project {project} through compose "
-        f"({version}), only it: no dependencies, no other project or environment",
+        f"({compose.label}) with {', '.join(env_files) or 'no env file'}, only it: no "
+        "dependencies, no other project or environment; the old container is kept aside "
+        "and put back if the new one does not stay up",
         call=shlex.join(argv),
     )
     if is_db and changed and not added and all(k in POSTGRES_INIT_KEYS for k in changed):
@@ -615,14 +688,21 @@ def _failed(step: str, exc: HostError, secrets: Iterable[str], more: str = "") -
 
 async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
     if "project" in plan.target and "service" in plan.target:
-        return await _apply_compose(session, plan)
+        return await _apply_compose(session, plan, params.settle)
     return await _apply_api(session, params, plan)
 
 
-async def _apply_compose(session: HostSession, plan: Plan) -> list[StepOutcome]:
+async def _apply_compose(
+    session: HostSession, plan: Plan, settle_seconds: float = SETTLE_SECONDS
+) -> list[StepOutcome]:
+    """Keep a stopped copy of each old container aside (no compose labels, so compose
+    never sees it), run the planned compose command, then watch the new container
+    settle. If compose fails or the new container does not stay up, the new one is
+    removed and the copy takes the old name and state back: the result says so."""
     (step,) = plan.steps
     argv = shlex.split(step.call)  # exactly what the plan showed
     compose = argv[2 : argv.index("-p")]
+    project, service = plan.target["project"], plan.target["service"]
     secrets, _, _ = await _read_env_files(session.read_file, plan.before.get("env_files", []))
     known = list(secrets.values())
     try:
@@ -635,18 +715,123 @@ async def _apply_compose(session: HostSession, plan: Plan) -> list[StepOutcome]:
                 step.description, check, known, "compose does not run: ", "; nothing changed"
             )
         ]
+    docker = session.docker
+    olds = await _service_now(session, project, service)
+    known += [v for c in olds for v in c.config.env_map().values()]
+    aside: list[tuple[ContainerDetails, str]] = []
+    try:
+        for c in olds:
+            clone = await docker.create_container(rollback_body(c), name=_aside_name(c))
+            aside.append((c, clone))
+    except HostError as exc:
+        await _drop(session, [clone for _, clone in aside])
+        return [_failed(step.description, exc, known, "; nothing changed (no copy aside)")]
+    failed: StepOutcome | None
     try:
         result = await session.run(argv, timeout=COMPOSE_TIMEOUT, check=False)
     except HostError as exc:
-        return [_failed(step.description, exc, known)]
-    if not result.ok:
-        return [_command_failed(step.description, result, known)]
-    tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        failed = _failed(step.description, exc, known)
+    else:
+        failed = None if result.ok else _command_failed(step.description, result, known)
+    if failed is None:
+        new = [
+            c
+            for c in await _service_now(session, project, service)
+            if c.id not in {o.id for o in olds}
+        ]
+        if not new:
+            failed = StepOutcome(
+                step=step.description, ok=False, detail="compose left no new container"
+            )
+        else:
+            watched = await settle(session.docker, [c.id for c in new], seconds=settle_seconds)
+            if watched.ok:
+                await _drop(session, [clone for _, clone in aside])
+                tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+                said = redact_text(" ".join(tail), known_secrets=known)
+                detail = f"{said}; {', '.join(c.name for c in new)} {watched.detail}"
+                return [StepOutcome(step=step.description, ok=True, detail=detail.strip("; "))]
+            logs = redact_text(watched.logs, known_secrets=known)
+            detail = f"the new container did not stay up: {watched.detail}"
+            if logs:
+                detail += " — last lines: " + " ⏎ ".join(logs.splitlines()[-5:])
+            failed = StepOutcome(step=step.description, ok=False, detail=detail)
+    assert failed is not None
+    return [failed, await _roll_back(session, project, service, aside, known)]
+
+
+async def _service_now(session: HostSession, project: str, service: str) -> list[ContainerDetails]:
+    """The service's containers now (not one-off, not a copy kept aside)."""
+    found = await inspect_existing(
+        session.docker.inspect_container, (c.id for c in await session.docker.containers(all=True))
+    )
     return [
-        StepOutcome(
-            step=step.description, ok=True, detail=redact_text(" ".join(tail), known_secrets=known)
-        )
+        c
+        for c in found
+        if c.labels.get(COMPOSE_PROJECT) == project
+        and c.compose_service == service
+        and c.labels.get("com.docker.compose.oneoff", "False").lower() != "true"
     ]
+
+
+def _aside_name(c: ContainerDetails) -> str:
+    return f"{c.name}{ROLLBACK_SUFFIX}"
+
+
+def rollback_body(c: ContainerDetails) -> dict[str, Any]:
+    """A stopped copy of ``c`` (its image id, environment, mounts, ports, networks),
+    without compose's labels so that compose never counts it as the service's."""
+    body = clone_body(c, list(c.config.env), c.image_id or c.config.image)
+    labels = {k: v for k, v in c.config.labels.items() if not k.startswith("com.docker.compose.")}
+    body["Labels"] = {**labels, ROLLBACK_LABEL: c.id}
+    return body
+
+
+async def _drop(session: HostSession, ids: Iterable[str]) -> None:
+    for ref in ids:
+        # best effort: a leftover copy is named …-stackbot-rollback
+        with contextlib.suppress(HostError):
+            await session.docker.remove_container(ref, force=True)
+
+
+async def _roll_back(
+    session: HostSession,
+    project: str,
+    service: str,
+    aside: list[tuple[ContainerDetails, str]],
+    known: list[str],
+) -> StepOutcome:
+    """The new (or half-made) containers out, each old one back under its name."""
+    docker = session.docker
+    step = f"roll back service {service} of project {project} to the previous container"
+    if not aside:
+        return StepOutcome(
+            step=step, ok=False, detail="there was no previous container to put back"
+        )
+    try:
+        await _drop(session, [c.id for c in await _service_now(session, project, service)])
+        restored = []
+        for old, clone in aside:
+            await docker.rename_container(clone, old.name)
+            for network in extra_networks(old):
+                await docker.connect_network(network, clone, aliases=_aliases(old, network))
+            if old.state.running:
+                await docker.start_container(clone)
+            restored.append(f"{old.name} ({'running' if old.state.running else old.state.status})")
+    except HostError as exc:
+        detail = redact_text(exc.detail, known_secrets=known)
+        return StepOutcome(
+            step=step,
+            ok=False,
+            detail=f"{detail}; the copies kept aside are named …{ROLLBACK_SUFFIX}: check by hand",
+        )
+    return StepOutcome(
+        step=step,
+        ok=True,
+        detail=f"rolled back: {', '.join(restored)} with its previous environment, as a "
+        "copy without compose labels (compose's next `up` of the service needs it removed "
+        "first: docker rm -f NAME)",
+    )
 
 
 def _command_failed(

@@ -201,6 +201,19 @@ def redact_bench(repeat: int) -> None:
             redact_text(text)
             samples.append(time.perf_counter() - started)
         print(f"redact a {label:34}", median_ms(samples))
+    from tests.unit.test_redact_corpus import ADVERSARIAL
+
+    worst = max(ADVERSARIAL, key=lambda name: _timed(redact_text, ADVERSARIAL[name]))
+    print(
+        f"redact the slowest of {len(ADVERSARIAL)} adversarial 50,000-char inputs "
+        f"({worst}): {_timed(redact_text, ADVERSARIAL[worst]) * 1000:.0f} ms"
+    )
+
+
+def _timed(function: Any, text: str) -> float:
+    started = time.perf_counter()
+    function(text)
+    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ The key of a delivery (``delivery_key``):
   its ``action_ts``). So the body is what a replay and a retry have in common,
   and the headers are not.
 
-Claims are rows of ``slack_deliveries`` (migration step 4) in stackbot's
+Claims are rows of ``slack_deliveries`` (migration step 5) in stackbot's
 Postgres, shared by every replica: ``INSERT … ON CONFLICT DO NOTHING`` lets
 exactly one replica win a key. Rows older than ``TTL`` are deleted now and
 then (bolt refuses signatures older than five minutes; Slack retries an event
@@ -31,6 +31,7 @@ reaching the same replica are still dropped, those reaching another are not.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -76,7 +77,8 @@ def delivery_key(
     headers: Mapping[str, Sequence[str]], raw_body: str, body: Mapping[str, Any]
 ) -> DeliveryKey | None:
     """The key of a request from Slack; None for one that runs nothing (``url_verification``,
-    ``ssl_check``) or carries nothing to tell it apart (an empty body)."""
+    ``ssl_check``) or carries nothing to tell it apart (an empty body). In Socket Mode
+    (no raw body, no signature) the key is the hash of the payload's canonical JSON."""
     if body.get("type") == "url_verification" or body.get("ssl_check"):
         return None
     retry_text = _first(headers, RETRY_HEADER)
@@ -85,8 +87,10 @@ def delivery_key(
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         digest = hashlib.sha256(f"event:{event_id}".encode()).hexdigest()
         return DeliveryKey(digest, "event", retry)
-    if not raw_body:
-        return None
+    if not raw_body:  # Socket Mode: bolt hands over the payload, parsed
+        if not body:
+            return None
+        raw_body = json.dumps(body, sort_keys=True, default=str)
     digest = hashlib.sha256(b"body:" + raw_body.encode("utf-8", "surrogatepass")).hexdigest()
     return DeliveryKey(digest, "body", retry)
 

@@ -8,8 +8,11 @@ manages is a leftover, not an outage.
 Rules, all against ``facts.now``:
 
 - ``container.down`` (critical): a compose service none of whose containers
-  runs (exited, dead, created). A service whose containers all exited 0 with
-  restart policy ``no`` or ``on-failure`` is a finished one-shot job
+  runs (exited, dead, created); evidence includes the newest container's last
+  log lines (``last_log_lines``: at most 20, each cut to 300 characters, 3000
+  in all, redacted; for a whole project down, the last 5 of each container).
+  A service whose containers all exited 0 with restart policy ``no`` or
+  ``on-failure`` is a finished one-shot job
   (migrations, seeding) and is not down. When no service of a project runs at
   all, the project gets one finding instead of one per service; such a project
   is skipped when it is undeclared and its last container stopped more than 7
@@ -20,7 +23,12 @@ Rules, all against ``facts.now``:
   stacks with no container on the host are left to the compose checks.
 - ``container.restarting`` (critical): Docker says it is restarting, or it
   runs but Docker restarted it at least 3 times and the last start was under
-  10 minutes ago (a loop caught while up).
+  10 minutes ago (a loop caught while up). Evidence: its last log lines, as for
+  ``container.down``.
+
+The gathering step reads those log lines (``wants_logs``: one ``docker logs
+--tail 20`` per container that may be down or restarting; a proxy's longer tail,
+read anyway, serves instead).
 - ``container.unhealthy`` (critical): running, health status ``unhealthy``.
   (A stopped container keeps its last health status: it is reported as down.)
 - ``container.oom_killed`` (warning): ``State.OOMKilled`` is set: the last exit
@@ -39,7 +47,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from bot.discovery import DiscoveredStack, Service, parse_database_url
+from bot.discovery import DiscoveredStack, HostStacks, Service, parse_database_url
 from bot.docker_objects import ContainerDetails
 from bot.findings import Finding, Fix, Severity, make_finding
 from bot.redact import is_secret_key, redact_text
@@ -52,7 +60,10 @@ STALE_STOPPED_PROJECT = timedelta(days=7)
 RESTART_LOOP_COUNT = 3
 RESTART_LOOP_WINDOW = timedelta(minutes=10)
 MAX_OUTPUT = 500  # characters of health-check output or error kept in evidence
-MAX_LOG_LINES = 5
+MAX_LOG_LINES = 20  # last log lines of a down or restarting container in evidence
+MAX_LOG_LINE = 300  # characters of one log line
+MAX_LOG_TEXT = 3000  # characters of all of them (the newest kept)
+PROJECT_LOG_LINES = 5  # of each container, when a whole project is down
 _ONE_SHOT_POLICIES = {"", "no", "on-failure"}
 _DB_IMAGE = re.compile(r"postgres|postgis|timescale")
 _NOT_DB_IMAGE = re.compile(r"exporter|backup|bouncer|pool|admin")
@@ -148,11 +159,23 @@ def _restart_fix(facts: HostFacts, c: ContainerDetails, why: str) -> Fix:
 
 
 def _log_tail(facts: HostFacts, c: ContainerDetails, secrets: list[str]) -> list[str] | None:
-    text = facts.proxy_logs.get(c.name)
+    """The last ``MAX_LOG_LINES`` non-empty lines, redacted, each cut to ``MAX_LOG_LINE``
+    characters, the oldest dropped beyond ``MAX_LOG_TEXT`` in all."""
+    text = facts.container_logs.get(c.name) or facts.proxy_logs.get(c.name)
     if not text:
         return None
     lines = [line for line in text.splitlines() if line.strip()][-MAX_LOG_LINES:]
-    return [_clip(line, secrets) for line in lines]
+    kept: list[str] = []
+    total = 0
+    for line in reversed(lines):
+        clean = redact_text(line, known_secrets=secrets).rstrip()
+        if len(clean) > MAX_LOG_LINE:
+            clean = clean[: MAX_LOG_LINE - 1] + "…"
+        total += len(clean)
+        if total > MAX_LOG_TEXT:
+            break
+        kept.append(clean)
+    return kept[::-1] or None
 
 
 def _exit_phrase(c: ContainerDetails) -> str:
@@ -212,9 +235,16 @@ def _service_down(
     )
 
 
-def _project_down(facts: HostFacts, stack: DiscoveredStack, services: list[Service]) -> Finding:
+def _project_down(
+    facts: HostFacts, stack: DiscoveredStack, services: list[Service], secrets: list[str]
+) -> Finding:
     newest = [_newest(s.containers) for s in services]
     finished = [c.state.finished_at for c in newest if c.state.finished_at]
+    logs = [
+        f"{c.name}: {line}"
+        for c in newest
+        for line in (_log_tail(facts, c, secrets) or [])[-PROJECT_LOG_LINES:]
+    ]
     return make_finding(
         "container.down",
         Severity.CRITICAL,
@@ -228,6 +258,7 @@ def _project_down(facts: HostFacts, stack: DiscoveredStack, services: list[Servi
         oom_killed=[c.name for c in newest if c.state.oom_killed] or None,
         last_finished_at=_iso(max(finished, default=None)),
         declared=stack.declared,
+        last_log_lines=logs or None,  # "container: line", the last few of each
     )
 
 
@@ -255,11 +286,26 @@ def check_down(facts: HostFacts) -> list[Finding]:
         last = _last_activity(stack)
         if not stack.declared and (last is None or facts.now - last > STALE_STOPPED_PROJECT):
             continue
-        findings.append(_project_down(facts, stack, down))
+        findings.append(_project_down(facts, stack, down, secrets))
     return findings
 
 
 # --- container.restarting -----------------------------------------------------------
+
+
+def _restarting(c: ContainerDetails, now: datetime) -> bool:
+    state = c.state
+    started = state.started_at
+    return (
+        state.restarting
+        or state.status == "restarting"
+        or (
+            state.status == "running"
+            and c.restart_count >= RESTART_LOOP_COUNT
+            and started is not None
+            and now - started < RESTART_LOOP_WINDOW
+        )
+    )
 
 
 def check_restarting(facts: HostFacts) -> list[Finding]:
@@ -271,13 +317,7 @@ def check_restarting(facts: HostFacts) -> list[Finding]:
         state = c.state
         started = state.started_at
         looping = state.restarting or state.status == "restarting"
-        caught_up = (
-            state.status == "running"
-            and c.restart_count >= RESTART_LOOP_COUNT
-            and started is not None
-            and facts.now - started < RESTART_LOOP_WINDOW
-        )
-        if not (looping or caught_up):
+        if not _restarting(c, facts.now):
             continue
         if looping:
             why = f"exit code {state.exit_code}" + (", out of memory" if state.oom_killed else "")
@@ -446,6 +486,31 @@ def check_recently_recreated(facts: HostFacts) -> list[Finding]:
         if c.state.running and _looks_like_db(c) and _recent(facts, c):
             findings.append(_recreated_finding(facts, c, None))
     return findings
+
+
+# --- what gathering reads for these checks ---------------------------------------
+
+
+def wants_logs(stacks: HostStacks, now: datetime) -> list[ContainerDetails]:
+    """The containers whose last log lines ``container.down`` and ``container.restarting``
+    would show: the newest container of each stack service none of whose containers
+    runs (never started ones have no logs), and every watched container in a restart
+    loop. A finished one-shot job or a long-stopped undeclared project may be read
+    in vain; a few lines of a stopped container cost little."""
+    wanted: dict[str, ContainerDetails] = {}
+    for stack in stacks.stacks:
+        for service in stack.services.values():
+            if service.containers and not service.running and not _finished_job(service):
+                newest = _newest(service.containers)
+                if newest.state.status != "created":
+                    wanted[newest.name] = newest
+            for c in service.containers:
+                if _restarting(c, now):
+                    wanted[c.name] = c
+    for c in stacks.unmanaged:
+        if c.state.running and _restarting(c, now):
+            wanted[c.name] = c
+    return sorted(wanted.values(), key=lambda c: c.name)
 
 
 CHECKS: tuple[Callable[[HostFacts], list[Finding]], ...] = (

@@ -1,7 +1,12 @@
 """Database checks: what connecting with the app's own credentials showed.
 
 Pure functions over ``facts.databases`` (one ``DatabaseFacts`` per stack whose
-app and database were found) and ``facts.migration_checks``. A database
+app and database were found; where the app's database is comes from its
+environment, however it is configured: ``runbooks.diagnose.dbconfig``) and
+``facts.migration_checks``. ``db.unreachable``, ``db.missing`` and ``db.empty``
+say which keys said where the database is (``config_source``: ``DATABASE_URL``,
+``PG*``, ``DB_* (prefix SHOP_DB_)``; ``config_keys``; ``config_keys_from_db``: the
+database service's ``POSTGRES_*`` that filled gaps), never their values. A database
 problem is reported once, by its most basic cause: a server that does not
 answer hides whether the database exists; a missing or empty database makes
 the migration check fail too, so ``db.migrations_pending`` is only reported
@@ -79,6 +84,15 @@ def _where(db: DatabaseFacts) -> str:
     return f"{name}:{db.port}"
 
 
+def _config(db: DatabaseFacts) -> dict[str, object]:
+    """Which keys said where the database is (names only: never a value)."""
+    return {
+        "config_source": db.source,
+        "config_keys": list(db.keys) or None,
+        "config_keys_from_db": list(db.db_keys) or None,
+    }
+
+
 def _migrate(facts: HostFacts, db_stack: str, why: str) -> Fix:
     return Fix(
         action="db.migrate",
@@ -137,6 +151,7 @@ def check_db_unreachable(facts: HostFacts) -> list[Finding]:
                 db_container=container.name if container else None,
                 db_container_state=container.state.status if container else None,
                 error=redact_text(db.error, known_secrets=_secrets(facts)) if db.error else None,
+                **_config(db),
             )
         )
     return findings
@@ -180,6 +195,7 @@ def check_db_missing(facts: HostFacts) -> list[Finding]:
                 port=db.port,
                 db_container=db.db_container,
                 sqlstate="3D000",
+                **_config(db),
             )
         )
     return findings
@@ -207,6 +223,7 @@ def check_db_empty(facts: HostFacts) -> list[Finding]:
                 port=db.port,
                 db_container=db.db_container,
                 migrate_command_configured=bool(stack and stack.migrate_command),
+                **_config(db),
             )
         )
     return findings

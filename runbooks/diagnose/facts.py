@@ -63,6 +63,11 @@ class DatabaseFacts(_Facts):
     port: int = 5432
     dbname: str | None = None
     user: str | None = None
+    # where the app's environment said the database is (runbooks.diagnose.dbconfig): key
+    # names only, never values; "no_url": it said nothing we understand (see ``error``)
+    source: str | None = None  # "DATABASE_URL", "PG*", "DB_* (prefix SHOP_DB_)"
+    keys: tuple[str, ...] = ()  # the app's keys read
+    db_keys: tuple[str, ...] = ()  # the database service's POSTGRES_* keys filling gaps
     status: Literal["ok", "missing", "unreachable", "refused", "no_url", "skipped"] = "skipped"
     tables: int | None = None  # tables in the app's schemas (not pg_catalog / information_schema)
     cluster_initialized_at: datetime | None = None  # from pg_control_system()
@@ -116,6 +121,8 @@ class HostFacts(_Facts):
     stacks: HostStacks
     env_files: dict[str, EnvFileFacts] = Field(default_factory=dict, repr=False)  # by path
     proxy_logs: dict[str, str] = Field(default_factory=dict, repr=False)  # container → tail
+    # the last lines of down or restarting containers (not proxies: see proxy_logs), redacted
+    container_logs: dict[str, str] = Field(default_factory=dict, repr=False)
     resolutions: tuple[Resolution, ...] = ()
     databases: tuple[DatabaseFacts, ...] = ()
     migration_checks: tuple[MigrationCheck, ...] = ()

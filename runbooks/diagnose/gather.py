@@ -1,11 +1,13 @@
 """Reading one host for the diagnosis: few calls, all at once, within a deadline.
 
 Frugal by construction: one container list, at most one inspect per container,
-one ``/system/df``, one ``info``, one network list; logs with a tail limit; no
-stats. Steps that depend on the host's stacks (env files, proxy logs, database
-probes, name resolution inside containers, migration checks, the services each
-compose project's files define now) run concurrently; any still running at the
-deadline is cancelled and named in ``unfinished``.
+one ``/system/df``, one ``info``, one network list; logs with a tail limit (a
+proxy's, and the last lines of each down or restarting container: one call
+each); no stats. Steps that depend on the host's stacks (env files, logs,
+database probes (where the app's database is: ``dbconfig``), name resolution
+inside containers, migration checks, the services each compose project's files
+define now) run concurrently; any still running at the deadline is cancelled
+and named in ``unfinished``.
 
 The services a compose project defines now: when the host has compose projects
 whose containers name their working dir and compose files, the compose CLI is
@@ -40,7 +42,6 @@ from bot.discovery import (
     DiscoveredStack,
     HostStacks,
     discover_stacks,
-    parse_database_url,
     referenced_hosts,
 )
 from bot.docker_objects import (
@@ -60,6 +61,8 @@ from bot.session import HostSession
 from runbooks import disk
 from runbooks._compose import V1, compose_prefix
 from runbooks._stacks import inspect_existing
+from runbooks.diagnose.checks_containers import wants_logs
+from runbooks.diagnose.dbconfig import locate_database, no_target_reason
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.facts import (
     ComposeServices,
@@ -72,6 +75,7 @@ from runbooks.diagnose.facts import (
 )
 
 LOG_TAIL = 200
+CONTAINER_LOG_TAIL = 20  # lines of a down or restarting container (container.down evidence)
 OUTPUT_TAIL = 2000
 RESOLVE_TIMEOUT = 10.0  # getent hosts: a resolver that hangs this long counts as unknown
 MIGRATION_CHECK_TIMEOUT = 60.0
@@ -79,6 +83,7 @@ COMPOSE_SERVICES_STEP = "compose config --services"
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ERROR_LIMIT = 300
 _NOT_FOUND = 127  # env (and a shell) when the program is not on the PATH
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class DeadlineExceeded(HostError):
@@ -105,6 +110,7 @@ async def gather_facts(
         raise DeadlineExceeded(
             host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
         ) from exc
+    now = now or datetime.now(UTC)
     stacks = discover_stacks(containers, host.stacks, host)
     containers, networks, volumes = owned_objects(host, stacks, containers, networks, usage.volumes)
     secrets = secret_values(containers)
@@ -121,6 +127,10 @@ async def gather_facts(
             steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
         if stack.migration_check_command:
             steps[f"migration check of {stack.name}"] = _migration_check(session, stack, secrets)
+    for container in wants_logs(stacks, now):
+        key = f"logs of {container.name}"
+        if key not in steps:  # a proxy's longer tail serves as well
+            steps[key] = _container_logs(session, container.name, secrets)
     if any(s.found for s in stacks.stacks):
         steps[COMPOSE_SERVICES_STEP] = _compose_services(session, stacks, secrets)
     for name, hostname in _names_to_resolve(stacks, containers):
@@ -131,7 +141,7 @@ async def gather_facts(
     return HostFacts(
         environment=host.env,
         host=host.name,
-        now=now or datetime.now(UTC),
+        now=now,
         info=info,
         uptime_seconds=uptime,
         filesystems=disk[0],
@@ -142,6 +152,9 @@ async def gather_facts(
         stacks=stacks,
         env_files={f.path: f for f in _of_type(results.values(), EnvFileFacts)},
         proxy_logs={log.container: log.text for log in _of_type(results.values(), _ProxyLog)},
+        container_logs={
+            log.container: log.text for log in _of_type(results.values(), _ContainerLog)
+        },
         resolutions=tuple(_of_type(results.values(), Resolution)),
         databases=tuple(_of_type(results.values(), DatabaseFacts)),
         migration_checks=tuple(_of_type(results.values(), MigrationCheck)),
@@ -200,6 +213,12 @@ class _ProxyLog:
     text: str
 
 
+@dataclass(frozen=True)
+class _ContainerLog:
+    container: str
+    text: str
+
+
 def _of_type(values: Iterable[Any], kind: type[T]) -> list[T]:
     return [v for v in values if isinstance(v, kind)]
 
@@ -251,6 +270,15 @@ async def _logs(session: HostSession, container: str, secrets: set[str]) -> _Pro
     return _ProxyLog(container, redact_text(text, known_secrets=secrets))
 
 
+async def _container_logs(session: HostSession, container: str, secrets: set[str]) -> _ContainerLog:
+    """The last ``CONTAINER_LOG_TAIL`` lines of a down or restarting container, redacted."""
+    try:
+        text = await session.docker.logs(container, tail=CONTAINER_LOG_TAIL)
+    except HostError:
+        text = ""
+    return _ContainerLog(container, redact_text(text, known_secrets=secrets))
+
+
 def _role_containers(stack: DiscoveredStack, role: str) -> list[ContainerDetails]:
     service = getattr(stack.roles, role)
     return list(stack.services[service].containers) if service in stack.services else []
@@ -280,10 +308,13 @@ async def _database(
     containers: list[ContainerDetails],
     secrets: set[str],
 ) -> DatabaseFacts:
+    """Connect where the app's environment says its database is (``dbconfig``: a URL,
+    ``PG*`` or split ``*DB_HOST``-style variables, gaps filled from the database
+    service's ``POSTGRES_*``), with the app's own credentials."""
     app_containers = (
         stack.services[stack.roles.app].containers if stack.roles.app in stack.services else ()
     )
-    # a stopped app still carries its configuration: its DATABASE_URL is what matters
+    # a stopped app still carries its configuration: its environment is what matters
     app = first_running(app_containers) or (app_containers[0] if app_containers else None)
     db_containers = (
         stack.services[stack.roles.database].containers
@@ -299,35 +330,43 @@ async def _database(
         host=None,
         address=None,
     )
-    raw_url = app.config.env_map().get(stack.database.from_env) if app else None
-    if not raw_url:
-        return base.model_copy(update={"status": "no_url"})
-    try:
-        url = parse_database_url(raw_url)
-    except ValueError as exc:
-        return base.model_copy(update={"status": "no_url", "error": str(exc)})
-    dbname = stack.database.name or url.dbname or url.user or "postgres"
-    target = answering(containers, url.host or "") or db
-    address = container_address(target) if target else url.host
+    app_env = app.config.env_map() if app else {}
+    newest_db = db or max(db_containers, key=lambda c: c.created or _EPOCH, default=None)
+    target = locate_database(
+        app_env,
+        newest_db.config.env_map() if newest_db else {},
+        db_names=_answers_to(stack.roles.database, db_containers),
+        url_key=stack.database.from_env,
+    )
+    if target is None:
+        why = no_target_reason(app_env, url_key=stack.database.from_env) if app else None
+        return base.model_copy(update={"status": "no_url", "error": why})
+    dbname = stack.database.name or target.dbname
+    dialled = answering(containers, target.host or "") or db
+    address = container_address(dialled) if dialled else target.host
     facts = base.model_copy(
         update={
-            "host": url.host,
+            "host": target.host,
             "address": address,
-            "port": url.port,
+            "port": target.port,
             "dbname": dbname,
-            "user": url.user,
+            "user": target.user,
+            "source": target.source,
+            "keys": target.keys,
+            "db_keys": target.db_keys,
         }
     )
     if not address:
         return facts.model_copy(
             update={"status": "unreachable", "error": "no running database container"}
         )
+    known = secrets | ({target.password.get_secret_value()} if target.password else set())
     try:
         async with session.database(
             address=address,
-            port=url.port,
-            user=url.user or "postgres",
-            password=url.password.get_secret_value() if url.password else "",
+            port=target.port,
+            user=target.user,
+            password=target.password.get_secret_value() if target.password else "",
             dbname=dbname,
         ) as pg:
             (tables,) = (await pg.fetch(_COUNT_TABLES))[0]
@@ -337,18 +376,31 @@ async def _database(
     except DatabaseUnreachable as exc:
         status = "refused" if "authentication" in exc.detail else "unreachable"
         return facts.model_copy(
-            update={"status": status, "error": redact_text(exc.detail, known_secrets=secrets)}
+            update={"status": status, "error": redact_text(exc.detail, known_secrets=known)}
         )
     except HostError as exc:
         return facts.model_copy(
             update={
                 "status": "unreachable",
-                "error": redact_text(exc.detail, known_secrets=secrets),
+                "error": redact_text(exc.detail, known_secrets=known),
             }
         )
     return facts.model_copy(
         update={"status": "ok", "tables": int(tables), "cluster_initialized_at": initialized}
     )
+
+
+def _answers_to(service: str | None, containers: Iterable[ContainerDetails]) -> set[str]:
+    """Every name and address the database service answers to on its networks."""
+    names = {service} if service else set()
+    for container in containers:
+        names.add(container.name)
+        for endpoint in container.networks.values():
+            names.update(endpoint.aliases)
+            names.update(endpoint.dns_names)
+            if endpoint.ip_address:
+                names.add(endpoint.ip_address)
+    return names
 
 
 _COUNT_TABLES = (

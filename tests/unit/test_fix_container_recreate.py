@@ -199,10 +199,13 @@ async def test_compose_v1_argv_is_scoped_to_project_and_service() -> None:
         f"{WD}/docker-compose.yml",
         "-f",
         f"{WD}/docker-compose.prod.yml",
+        "--env-file",  # exactly the env file the plan compared with, never compose's guess
+        ENV_PATH,
         "up",
         "-d",
         "--no-deps",
         "--force-recreate",
+        "--",  # a service name never reads as an option
         "backend",
     ]
     assert plan.target == {"project": "shop", "service": "backend"}
@@ -249,18 +252,25 @@ async def test_compose_v2_argv_with_env_file_from_the_project_label() -> None:
         "-d",
         "--no-deps",
         "--force-recreate",
+        "--",
         "backend",
     ]
-    assert "(v2)" in step.description
+    assert "(v2 plugin)" in step.description and staging_env in step.description
+    assert "-y" not in shlex.split(step.call)  # never auto-answer a volume prompt
+    dry = [a for a in fake.commands if "--dry-run" in a]
+    assert len(dry) == 1 and dry[0][-2:] == ("--", "backend")  # compose's own dry run
+    assert any("dry run" in note for note in plan.notes)
     assert plan.before["env_files"] == [staging_env]
 
 
-async def test_no_env_file_flag_without_the_label_and_v1_without_a_plugin() -> None:
+async def test_the_implied_env_file_is_passed_explicitly_and_v1_without_a_plugin() -> None:
     fake, _ = session(lab_stack(), {ENV_PATH: drifted()}, programs=("docker", "docker-compose"))
     plan = await make_plan(fake, project="shop", service="backend")
     argv = shlex.split(plan.steps[0].call)
-    assert "--env-file" not in argv
+    assert argv[argv.index("--env-file") + 1] == ENV_PATH
     assert argv[2:4] == ["docker-compose", "-p"]
+    assert not [a for a in fake.commands if "--dry-run" in a]  # v1 has no dry run
+    assert any("has no dry run" in note for note in plan.notes)
 
 
 async def test_no_compose_on_the_host_is_a_refusal() -> None:
@@ -349,15 +359,71 @@ async def test_empty_or_compose_labelled_anonymous_volumes_do_not_block() -> Non
 # --- compose apply -----------------------------------------------------------------------
 
 
+NEW_ID = "e" * 64
+
+
+def after_up(
+    fake: FakeHostSession, docker: WritingDocker, *, state: str = "running", **extra: Any
+) -> None:
+    """When compose's (real, not dry-run) `up` runs, the service gets a new container."""
+    inner = fake._handler
+
+    def handler(argv: tuple[str, ...]) -> Any:
+        answer = inner(argv)
+        if "up" in argv and "--dry-run" not in argv and getattr(answer, "ok", False):
+            old = docker.details["shop-backend-1"]
+            new = container(
+                "shop-backend-1", project="shop", service="backend", state=state,
+                env=drifted(), **extra,
+            ).model_copy(update={"id": NEW_ID})  # fmt: skip
+            docker.details = {k: v for k, v in docker.details.items() if v.id != old.id}
+            docker.details[NEW_ID] = docker.details["shop-backend-1"] = new
+            assert isinstance(docker.container_list, list)
+            docker.container_list = [
+                *(x for x in docker.container_list if x.id != old.id),
+                summary(new),
+            ]
+        return answer
+
+    fake._handler = handler
+
+
 async def test_compose_apply_runs_exactly_the_planned_argv() -> None:
     fake, docker = session(lab_stack(), {ENV_PATH: drifted()})
     plan = await make_plan(fake, project="shop", service="backend")
-    params = Params(host="web1", project="shop", service="backend")
+    after_up(fake, docker)
     fake.commands.clear()
-    (outcome,) = await recreate.apply(fake, params, plan)
-    assert outcome.ok and "Recreating" in outcome.detail
+    (outcome,) = await recreate.apply(
+        fake, Params(host="web1", project="shop", service="backend", settle=0), plan
+    )
+    assert outcome.ok and "Recreating" in outcome.detail and "stayed up" in outcome.detail
     assert fake.commands == [("docker-compose", "version"), tuple(shlex.split(plan.steps[0].call))]
-    assert docker.calls == []  # the compose path writes nothing through the API
+    # a stopped copy of the old one was kept aside (no compose labels), then dropped
+    ((create, name, body), (remove, ref, _)) = docker.calls
+    assert (create, name) == ("create", "shop-backend-1-stackbot-rollback")
+    assert not any(k.startswith("com.docker.compose.") for k in body["Labels"])
+    assert (remove, ref) == ("remove", "f" * 64)
+
+
+async def test_a_new_container_that_falls_over_is_rolled_back_and_not_fixed() -> None:
+    fake, docker = session(lab_stack(), {ENV_PATH: drifted()})
+    plan = await make_plan(fake, project="shop", service="backend")
+    after_up(fake, docker, state="exited", exit_code=3)
+    docker.log_text[NEW_ID] = f"boom: SECRET_KEY={ROTATED} rejected\n"
+    failed, rolled = await recreate.apply(
+        fake, Params(host="web1", project="shop", service="backend", settle=5), plan
+    )
+    assert not failed.ok and "did not stay up" in failed.detail and "exit code 3" in failed.detail
+    assert "boom" in failed.detail and ROTATED not in failed.detail  # its last words, redacted
+    assert rolled.ok and "rolled back: shop-backend-1 (running)" in rolled.detail
+    writes = [c[:2] for c in docker.calls]
+    copy = "f" * 64
+    assert writes[0] == ("create", "shop-backend-1-stackbot-rollback")
+    assert ("remove", NEW_ID) in writes  # the new one out
+    assert writes[-2:] == [("rename", copy), ("start", copy)] or ("start", copy) in writes
+    assert ("rename", copy) in writes and docker.calls[writes.index(("rename", copy))][2] == (
+        "shop-backend-1"
+    )
 
 
 async def test_compose_apply_stops_when_compose_does_not_run() -> None:
@@ -375,10 +441,35 @@ async def test_compose_failure_is_reported_with_secrets_masked() -> None:
     error = f"ERROR: cannot start: value {ROTATED} rejected\n"
     fake, _ = session(lab_stack(), {ENV_PATH: drifted()}, up_error=error)
     plan = await make_plan(fake, project="shop", service="backend")
-    (outcome,) = await recreate.apply(fake, Params(host="web1", container="x"), plan)
-    assert not outcome.ok and "exited with status 1" in outcome.detail
-    assert ROTATED not in outcome.detail and "***" in outcome.detail
-    assert "nothing changed" not in outcome.detail  # compose may have begun
+    failed, rolled = await recreate.apply(fake, Params(host="web1", container="x"), plan)
+    assert not failed.ok and "exited with status 1" in failed.detail
+    assert ROTATED not in failed.detail and "***" in failed.detail
+    assert "nothing changed" not in failed.detail  # compose may have begun
+    assert rolled.ok and "rolled back" in rolled.detail  # the copy kept aside is back
+
+
+async def test_the_dry_run_refuses_a_new_volume_or_another_projects_container() -> None:
+    for said, why in (
+        ('DRY-RUN MODE -  Volume "shop_pgdata"  Creating', "would creating volume shop_pgdata"),
+        ("DRY-RUN MODE -  Container crm-production-api-1  Recreate", "crm-production-api-1"),
+    ):
+        fake, _ = session(
+            lab_stack(), {ENV_PATH: drifted()}, programs=("docker", "docker-compose", V2_PLUGIN)
+        )
+        inner = fake._handler
+
+        def handler(argv: tuple[str, ...], said: str = said, inner: Any = inner) -> Any:
+            if "--dry-run" in argv:
+                return completed(argv, stderr=said + "\n")
+            return inner(argv)
+
+        fake._handler = handler
+        assert isinstance(fake._docker.container_list, list)
+        other = container("crm-production-api-1", project="crm-production", service="api")
+        fake._docker.container_list.append(summary(other))
+        plan = await make_plan(fake, project="shop", service="backend")
+        assert plan.refusal is not None and why.split()[-1] in plan.refusal, plan.refusal
+        assert plan.empty and "nothing was run" in plan.refusal
 
 
 # --- the API path ----------------------------------------------------------------------

@@ -222,6 +222,9 @@ def test_delivery_keys() -> None:
     assert first.kind == "event"
     assert delivery_key({}, "{}", {"type": "url_verification", "challenge": "c"}) is None
     assert delivery_key({}, "", {}) is None
+    socket_mode = {"command": "/stack", "text": "help", "trigger_id": "t1"}
+    keyed = delivery_key({}, "", socket_mode)
+    assert keyed is not None and keyed == delivery_key({}, "", dict(reversed(socket_mode.items())))
 
 
 def test_the_memory_forgets_the_oldest_and_the_expired() -> None:
