@@ -70,7 +70,8 @@ _URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<netloc>[^/?#]*)", re.IG
 _HOSTPORT = re.compile(
     r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[A-Za-z0-9_.-]+))(?::(?P<port>\d{1,5}))?$"
 )
-_HOST_KEY = re.compile(r"^(?:PGHOST|.+_HOST)$")
+_HOST_KEY = re.compile(r"^(?:PGHOST|.+_HOST(?:NAME)?)$")
+_HOST_SUFFIX = re.compile(r"HOST(?:NAME)?$")
 _URL_KEY = re.compile(r"^(?:DATABASE_URL|.+_(?:URL|URI|DSN))$")
 _DB_IMAGE = re.compile(r"postgres|postgis|timescale")
 _NOT_DB_IMAGE = re.compile(r"exporter|backup|bouncer|pool|admin")
@@ -266,8 +267,9 @@ def _split_hostport(text: str) -> tuple[str, int | None] | None:
 
 def referenced_hosts(env: Mapping[str, str]) -> list[HostReference]:
     """Hosts named by ``DATABASE_URL``, ``*_URL``/``*_URI``/``*_DSN`` (URLs),
-    ``PGHOST``/``*_HOST`` (bare ``host[:port]``, port also from the sibling
-    ``*_PORT``) and by any value that is a URL with a known scheme."""
+    ``PGHOST``/``*_HOST``/``*_HOSTNAME`` (bare ``host[:port]``, or libpq's list
+    ``a,b``; port also from the sibling ``*_PORT``) and by any value that is a URL
+    with a known scheme."""
     refs: list[HostReference] = []
     upper = {k.upper(): v for k, v in env.items()}
     for key in sorted(env):
@@ -284,14 +286,15 @@ def referenced_hosts(env: Mapping[str, str]) -> list[HostReference]:
                 port = split[1] if split[1] is not None else default
                 refs.append(HostReference(key=key, host=split[0], port=port, scheme=scheme))
         elif url is None and _HOST_KEY.match(ukey):
-            split = _split_hostport(value)
-            if split is None or split[0] in _UNSPECIFIED:
-                continue
-            port = split[1]
-            sibling = upper.get(ukey[: -len("HOST")] + "PORT", "").strip()
-            if port is None and sibling.isdigit() and 0 < int(sibling) < 65536:
-                port = int(sibling)
-            refs.append(HostReference(key=key, host=split[0], port=port))
+            sibling = upper.get(_HOST_SUFFIX.sub("PORT", ukey), "").strip()
+            for part in value.split(","):  # libpq's PGHOST may list several
+                split = _split_hostport(part)
+                if split is None or split[0] in _UNSPECIFIED:
+                    continue
+                port = split[1]
+                if port is None and sibling.isdigit() and 0 < int(sibling) < 65536:
+                    port = int(sibling)
+                refs.append(HostReference(key=key, host=split[0], port=port))
     return refs
 
 

@@ -2,7 +2,11 @@
 
 The fix for ``container.down``, ``container.unhealthy`` and a stopped
 container that others look up by name. Destructive: its processes stop and
-start again, and requests in flight are lost.
+start again, and requests in flight are lost. Done only when the container
+then stays up for ``settle`` seconds (healthy, where it has a health check): a
+container that exits again within them is reported as not fixed, with its
+state and last log lines (seed 003: an app that exits because its tables are
+missing comes back up for a second, and no restart cures it).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from bot.action import (
 )
 from bot.errors import DockerObjectNotFound
 from bot.findings import Finding
+from bot.redact import redact_text
 from bot.session import HostSession
+from runbooks._settle import SETTLE_SECONDS, settle
 
 NAME = "container.restart"
 STOP_TIMEOUT = 10
@@ -31,6 +37,9 @@ VERIFIES = ("container.down", "container.restarting")
 class Params(HostParams):
     container: str = Field(description="container to restart (name or id)")
     force: bool = Field(False, description="restart even when it runs and is healthy")
+    settle: float = Field(
+        SETTLE_SECONDS, ge=0, le=600, description="seconds it must then stay up to count"
+    )
 
 
 async def plan(view: ReadOnlyHost, params: Params) -> Plan:
@@ -65,9 +74,20 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
 
 
 async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
-    return await single_step(
+    (restarted,) = await single_step(
         plan, session.docker.restart_container(params.container, timeout=STOP_TIMEOUT)
     )
+    if not restarted.ok:
+        return [restarted]
+    watched = await settle(session.docker, [params.container], seconds=params.settle)
+    step = f"watch {params.container} stay up for {params.settle:g} s"
+    if watched.ok:
+        return [restarted, StepOutcome(step=step, ok=True, detail=watched.detail)]
+    logs = redact_text(watched.logs)
+    detail = f"not fixed: {watched.detail}"
+    if logs:
+        detail += " — last lines: " + " ⏎ ".join(logs.splitlines()[-5:])
+    return [restarted, StepOutcome(step=step, ok=False, detail=detail)]
 
 
 def remaining(findings: list[Finding], params: Params) -> list[Finding]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -288,15 +288,23 @@ def first_running(containers: Iterable[ContainerDetails]) -> ContainerDetails | 
     return next((c for c in containers if c.state.running), None)
 
 
-def answering(containers: Iterable[ContainerDetails], hostname: str) -> ContainerDetails | None:
-    """The running container that answers to ``hostname`` on some network, if any."""
+def answering(
+    containers: Iterable[ContainerDetails],
+    hostname: str,
+    *,
+    on: Collection[str] | None = None,
+) -> ContainerDetails | None:
+    """The running container that answers to ``hostname`` on some network (one of the
+    networks ``on``, when given: where a container on them would reach), if any."""
     for container in containers:
         if not container.state.running:
             continue
-        names = {container.name, container.compose_service or ""}
-        for endpoint in container.networks.values():
-            names.update(endpoint.aliases)
-            names.update(endpoint.dns_names)
+        names: set[str] = set()
+        for network, endpoint in container.networks.items():
+            if on is None or network in on:
+                names.update((container.name, container.compose_service or ""))
+                names.update(endpoint.aliases)
+                names.update(endpoint.dns_names)
         if hostname in names:
             return container
     return None
@@ -332,17 +340,18 @@ async def _database(
     )
     app_env = app.config.env_map() if app else {}
     newest_db = db or max(db_containers, key=lambda c: c.created or _EPOCH, default=None)
+    db_names = _answers_to(stack.roles.database, db_containers)
     target = locate_database(
         app_env,
         newest_db.config.env_map() if newest_db else {},
-        db_names=_answers_to(stack.roles.database, db_containers),
+        db_names=db_names,
         url_key=stack.database.from_env,
     )
     if target is None:
         why = no_target_reason(app_env, url_key=stack.database.from_env) if app else None
         return base.model_copy(update={"status": "no_url", "error": why})
     dbname = stack.database.name or target.dbname
-    dialled = answering(containers, target.host or "") or db
+    dialled = _dialled(target.host, app, db, containers, db_names)
     address = container_address(dialled) if dialled else target.host
     facts = base.model_copy(
         update={
@@ -388,6 +397,25 @@ async def _database(
     return facts.model_copy(
         update={"status": "ok", "tables": int(tables), "cluster_initialized_at": initialized}
     )
+
+
+def _dialled(
+    host: str | None,
+    app: ContainerDetails | None,
+    db: ContainerDetails | None,
+    containers: list[ContainerDetails],
+    db_names: set[str],
+) -> ContainerDetails | None:
+    """The container the app's host name reaches: on the app's own networks first (other
+    projects on the engine have their own ``db``), then the stack's database service
+    if it answers to that name, then anywhere; with no name, the database service."""
+    if not host:
+        return db
+    if app is not None and (found := answering(containers, host, on=set(app.networks))):
+        return found
+    if db is not None and host.lower() in {n.lower() for n in db_names}:
+        return db
+    return answering(containers, host) or db
 
 
 def _answers_to(service: str | None, containers: Iterable[ContainerDetails]) -> set[str]:

@@ -4,6 +4,7 @@ host has detected and named, and a host without compose judged without it."""
 from __future__ import annotations
 
 import asyncio
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,14 +13,21 @@ from typing import Any
 
 import pytest
 
+from bot.action import ActionResult, Plan
 from bot.config import Inventory, load_inventory
 from bot.diagnosis import build_report
 from bot.engine import run_runbook
+from bot.executor import execute, plan_action
+from bot.findings import Finding
+from bot.session import HostSession
 from bot.transport import Transport
 from runbooks import load_runbook
+from runbooks.diagnose.gather import gather_facts
+from runbooks.diagnose.runbook import judge
+from runbooks.fix_container_recreate import ACTION
 from tests.integration.inventories import lab_host, write_inventory
 from tests.lab import compose_tools
-from tests.lab.config import H1
+from tests.lab.config import H1, STACKS_DIR
 from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -54,6 +62,10 @@ def report_of(inventory: Inventory, env: str) -> Any:
         return build_report(outcome)
 
     return asyncio.run(go())
+
+
+async def findings_of(session: HostSession) -> list[Finding]:
+    return judge(await gather_facts(session, deadline=60)).findings
 
 
 def codes(report: Any) -> list[tuple[str, str]]:
@@ -120,3 +132,80 @@ def test_each_host_says_which_compose_it_has_and_it_is_used(
         assert "compose.orphan_container" not in found
         assert any("neither `docker compose` (v2) nor `docker-compose` (v1)" in n for n in notes)
         assert "network.split" in found  # the rest of the diagnosis is whole
+
+
+PROD = ("filter-ical-db-production", "filter-ical-backend-production")
+STAGING_BACKEND = "filter-ical-backend-staging"
+
+
+def test_recreate_under_v2_reloads_staging_and_puts_back_one_that_cannot_start(
+    lab: Lab, inventory_path: Path, tmp_path: Path
+) -> None:
+    """Seed 004's class under v2: staging recreated from its own env file (compose's dry
+    run in the plan), production untouched; a recreate that cannot start (staging asks
+    for production's port) leaves the previous staging container running, and says so."""
+    lab.scenario("S5", "v2")
+    lab.last_scenario = None  # changed below
+    inventory = load_inventory(inventory_path)
+    client = lab.docker("h1")
+
+    def ids(*names: str) -> dict[str, str]:
+        return {n: str(client.containers.get(n).id) for n in names}
+
+    def env_of(name: str) -> dict[str, str]:
+        raw = client.containers.get(name).attrs["Config"]["Env"] or []
+        return dict(item.partition("=")[::2] for item in raw)
+
+    prod = ids(*PROD)
+    prod_env = {name: env_of(name) for name in PROD}
+    (drift,) = [
+        f
+        for f in report_of(inventory, "lab").findings
+        if f.code == "env.drift" and f.subject.container == STAGING_BACKEND
+    ]
+    params = ACTION.params.model_validate({**drift.fixes[0].params, "settle": 5})
+    env_file = str(STACKS_DIR / "filter-ical" / ".env")
+
+    def plan() -> Plan:
+        async def go() -> Plan:
+            async with Transport(inventory.ssh) as transport:
+                return await plan_action(transport, inventory, "lab", ACTION, params)
+
+        return asyncio.run(go())
+
+    def apply(confirmed: Plan) -> ActionResult:
+        async def go() -> ActionResult:
+            async with Transport(inventory.ssh) as transport:
+                return await execute(
+                    transport, inventory, "lab", ACTION, params, confirmed=confirmed,
+                    actor="test", lock_dir=tmp_path, diagnose=findings_of,
+                )  # fmt: skip
+
+        return asyncio.run(go())
+
+    first = plan()
+    argv = shlex.split(first.steps[0].call)
+    assert argv[argv.index("--env-file") + 1] == env_file and argv[2:4] == ["docker", "compose"]
+    assert argv[-2:] == ["--", "backend"] and "-y" not in argv
+    assert any("compose's own dry run" in note and STAGING_BACKEND in note for note in first.notes)
+    done = apply(first)
+    assert done.status == "applied", done
+    assert done.post_check is not None and done.post_check.cleared
+    assert "stayed up" in done.outcomes[0].detail
+    assert env_of(STAGING_BACKEND)["LOG_LEVEL"] == "debug"
+    assert ids(*PROD) == prod and {n: env_of(n) for n in PROD} == prod_env
+
+    before = ids(STAGING_BACKEND)
+    path = Path(env_file)
+    path.write_text(path.read_text().replace("BACKEND_PORT=8002", "BACKEND_PORT=8001"))
+    broken = apply(plan())
+    assert broken.status == "failed" and broken.post_check is None, broken
+    failed, rolled = broken.outcomes
+    assert not failed.ok and rolled.ok and "rolled back" in rolled.detail, broken.outcomes
+    staging = client.containers.get(STAGING_BACKEND)
+    assert staging.status == "running" and staging.id != before[STAGING_BACKEND]  # the copy
+    assert staging.attrs["HostConfig"]["PortBindings"]["8000/tcp"][0]["HostPort"] == "8002"
+    assert env_of(STAGING_BACKEND)["LOG_LEVEL"] == "debug"  # the environment it had
+    assert ids(*PROD) == prod
+    leftovers = [c.name for c in client.containers.list(all=True) if "rollback" in (c.name or "")]
+    assert leftovers == []

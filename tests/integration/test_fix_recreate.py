@@ -153,7 +153,7 @@ def test_compose_recreate_reloads_staging_only(
     plan = run(make_plan(inventory, params))
     assert plan.refusal is None and len(plan.steps) == 1
     argv = plan.steps[0].call.split()
-    for scoped in (["-p", PROJECT], ["--no-deps"], ["--force-recreate", "backend"]):
+    for scoped in (["-p", PROJECT], ["--no-deps"], ["--force-recreate", "--", "backend"]):
         assert " ".join(scoped) in " ".join(argv)
     assert "LOG_LEVEL" in plan.before["keys_changed"]
     assert "JWT_SECRET_KEY" in plan.before["keys_added"]

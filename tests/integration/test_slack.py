@@ -131,8 +131,15 @@ async def _diagnose_and_click(lab: Lab, bot: SlackBot, slack_api: SlackStub) -> 
     replies = [m for m in slack_api.messages(CHANNEL) if m.thread_ts == report.ts]
     assert any("post-check" in (m.text + str(m.blocks)).lower() for m in replies), replies
 
-    again = await send(bot, click)  # the same payload delivered again: nothing runs twice
+    again = await send(bot, click)  # the same delivery again: acknowledged, nothing runs
     assert again.status == 200
+    await bot.drain()
+    assert not any("already claimed" in m.text for m in slack_api.ephemerals(OPERATOR))
+    second = block_actions_body(  # a second click: a new delivery, refused by the claim
+        action_id, value, user_id=OPERATOR, channel_id=CHANNEL, message_ts=report.ts,
+        message={"type": "message", "ts": report.ts, "text": report.text, "blocks": report.blocks},
+    )  # fmt: skip
+    assert (await send(bot, second)).status == 200
     await bot.drain()
     assert any("already claimed" in m.text for m in slack_api.ephemerals(OPERATOR))
 
@@ -262,8 +269,19 @@ async def test_clicks_race_and_expire_but_nothing_runs_twice(
         click = block_actions_body(
             action_id, value, user_id=OPERATOR, channel_id=CHANNEL, message_ts=report.ts
         )
-        # a double click, a Slack retry and the same payload at a second replica, at once
-        await asyncio.gather(send(bot, click), send(bot, click), send(replica, click))
+        # a double click (two deliveries), a third click at a second replica, and the
+        # first delivery again there (a replay: acknowledged, never run), all at once
+        clicks = [click] + [
+            block_actions_body(
+                action_id, value, user_id=OPERATOR, channel_id=CHANNEL, message_ts=report.ts
+            )
+            for _ in range(2)
+        ]
+        assert len(set(clicks)) == 3
+        await asyncio.gather(
+            send(bot, clicks[0]), send(bot, clicks[1]), send(replica, clicks[2]),
+            send(replica, clicks[0]),
+        )  # fmt: skip
         await asyncio.gather(bot.drain(), replica.drain())
         connects = [r for r in await _rows(bot, "network.connect") if r.kind == "started"]
         assert len(connects) == 1

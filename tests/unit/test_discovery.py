@@ -593,6 +593,45 @@ def test_reference_classification() -> None:
     assert ip.ip is not None and not ip.is_loopback
 
 
+def test_hostname_keys_and_libpq_host_lists() -> None:
+    env = {
+        "DB_HOSTNAME": "db",
+        "DB_PORT": "6432",
+        "PGHOST": "pg1,pg2:5433",
+        "PGPORT": "5432",
+        "HOSTNAME": "a1b2c3d4e5f6",
+    }
+    refs = {(r.key, r.host, r.port) for r in referenced_hosts(env)}
+    assert refs == {
+        ("DB_HOSTNAME", "db", 6432),
+        ("PGHOST", "pg1", 5432),
+        ("PGHOST", "pg2", 5433),
+    }
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PGHOST": "db", "PGDATABASE": "shop"},
+        {"SHOP_DB_HOST": "db", "SHOP_DB_NAME": "shop"},
+        {"POSTGRES_HOST": "shop-db-1"},
+        {"DATABASE_HOSTNAME": "db"},
+    ],
+)
+def test_app_found_through_libpq_and_split_variables(env: dict[str, str]) -> None:
+    net = {"shop_default": ["db"]}
+    stacks = discover_stacks(
+        [
+            container("shop-db-1", project="shop", service="db", image="postgres:16", networks=net),
+            container("shop-app-1", project="shop", service="app", env=env),
+        ],
+        {},
+    )
+    roles = stacks.stacks[0].roles
+    assert (roles.app, roles.database) == ("app", "db")
+    assert roles.reasons["app"].startswith(f"inferred: {next(k for k in env if 'HOST' in k)}")
+
+
 def test_lower_case_keys_are_understood() -> None:
     refs = referenced_hosts({"database_url": "postgres://x@pg/d", "redis_host": "cache"})
     assert [(r.key, r.host) for r in refs] == [("database_url", "pg"), ("redis_host", "cache")]

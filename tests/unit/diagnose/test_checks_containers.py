@@ -7,11 +7,18 @@ from typing import Any
 from bot.config.models import StackConfig
 from bot.findings import Finding, Severity
 from runbooks.diagnose import checks_containers
-from runbooks.diagnose.checks_containers import MAX_OUTPUT
+from runbooks.diagnose.checks_containers import (
+    MAX_LOG_LINE,
+    MAX_LOG_LINES,
+    MAX_LOG_TEXT,
+    MAX_OUTPUT,
+    wants_logs,
+)
 from runbooks.diagnose.facts import HostFacts
 from tests.unit.diagnose.factories import (
     ENVIRONMENT,
     HOST,
+    NOW,
     PLANTED_SECRET,
     ago,
     anonymous_mount,
@@ -201,6 +208,92 @@ def test_stopped_leftover_of_an_earlier_project_is_not_down() -> None:
 def test_restarting_container_is_not_reported_as_down() -> None:
     stack = replace(lab_stack(), "shop-backend-1", state="restarting", restart_count=7)
     assert codes(run(facts(stack))) == ["container.restarting"]
+
+
+# --- last log lines ------------------------------------------------------------------
+
+
+def test_down_service_shows_its_last_log_lines_redacted_and_bounded() -> None:
+    stack = replace(lab_stack(), "shop-backend-1", state="exited", exit_code=1)
+    text = "".join(f"boot step {i}\n\n" for i in range(40))
+    text += f"KeyError: SECRET_KEY={PLANTED_SECRET}\n" + "y" * 5000 + "\n"
+    [finding] = run(facts(stack, container_logs={"shop-backend-1": text}))
+    lines = finding.evidence["last_log_lines"]
+    assert isinstance(lines, list) and len(lines) == MAX_LOG_LINES
+    assert lines[0] == "boot step 22" and lines[-2] == "KeyError: SECRET_KEY=***"
+    assert len(lines[-1]) == MAX_LOG_LINE and lines[-1].endswith("…")
+    assert PLANTED_SECRET not in finding.model_dump_json()
+
+
+def test_log_lines_beyond_the_total_bound_drop_the_oldest() -> None:
+    stack = replace(lab_stack(), "shop-backend-1", state="exited", exit_code=1)
+    text = "".join(f"{i:02d} " + "z" * 400 + "\n" for i in range(20))
+    [finding] = run(facts(stack, container_logs={"shop-backend-1": text}))
+    lines = finding.evidence["last_log_lines"]
+    assert isinstance(lines, list)
+    assert sum(len(line) for line in lines) <= MAX_LOG_TEXT
+    assert len(lines) == MAX_LOG_TEXT // MAX_LOG_LINE and lines[-1].startswith("19 ")
+
+
+def test_no_logs_read_is_no_evidence_and_a_proxys_tail_serves() -> None:
+    stack = replace(lab_stack(), "shop-nginx-1", state="exited", exit_code=1)
+    [quiet] = run(facts(stack))
+    assert quiet.evidence["last_log_lines"] is None
+    [finding] = run(facts(stack, proxy_logs={"shop-nginx-1": "emerg: host not found\n"}))
+    assert finding.evidence["last_log_lines"] == ["emerg: host not found"]
+
+
+def test_a_stopped_project_shows_the_last_lines_of_each_container() -> None:
+    stack = [
+        container(
+            c.name,
+            project="shop",
+            service=c.compose_service,
+            state="exited",
+            env=c.config.env_map(),
+        )
+        for c in lab_stack()
+    ]
+    logs = {
+        "shop-db-1": "".join(f"db {i}\n" for i in range(9)),
+        "shop-backend-1": f"password {PLANTED_SECRET} rejected\n",
+    }
+    [finding] = run(facts(stack, container_logs=logs))
+    assert finding.evidence["last_log_lines"] == [
+        "shop-backend-1: password *** rejected",
+        *(f"shop-db-1: db {i}" for i in range(4, 9)),
+    ]
+
+
+def test_restart_loop_shows_its_last_log_lines() -> None:
+    stack = replace(lab_stack(), "shop-backend-1", state="restarting", restart_count=7)
+    logs = {"shop-backend-1": "Traceback\nImportError: no module named app\n"}
+    [finding] = run(facts(stack, container_logs=logs))
+    assert finding.evidence["last_log_lines"] == ["Traceback", "ImportError: no module named app"]
+
+
+def test_wants_logs_of_down_and_restarting_containers_only() -> None:
+    stack = [
+        *replace(lab_stack(), "shop-backend-1", state="exited", exit_code=1),
+        container("shop-worker-1", project="shop", service="worker", state="restarting"),
+        container("shop-web-1", project="shop", service="web", state="created"),
+        container(
+            "shop-job-1", project="shop", service="job", state="exited", restart_policy="no",
+            exit_code=0,
+        ),
+        container("shop-api-1", project="shop", service="api", restart_count=4,
+                  started=ago(minutes=1)),
+        container("hand-run", state="restarting", restart_count=3),
+        container("stopped-by-hand", state="exited"),
+    ]  # fmt: skip
+    f = facts(stack)
+    assert [c.name for c in wants_logs(f.stacks, NOW)] == [
+        "hand-run",
+        "shop-api-1",
+        "shop-backend-1",
+        "shop-worker-1",
+    ]
+    assert wants_logs(facts(lab_stack()).stacks, NOW) == []
 
 
 # --- container.restarting -----------------------------------------------------------

@@ -147,6 +147,27 @@ def test_seed_001_missing_database() -> None:
     assert not fix.destructive
 
 
+def test_the_keys_that_located_the_database_are_evidence_never_their_values() -> None:
+    located = {
+        "source": "DB_* (prefix SHOP_DB_)",
+        "keys": ("SHOP_DB_HOST", "SHOP_DB_NAME"),
+        "db_keys": ("POSTGRES_USER", "POSTGRES_PASSWORD"),
+    }
+    for db in (
+        database(status="missing", tables=None, **located),
+        database(tables=0, **located),
+        database(status="refused", error=f"password {SECRET} rejected", **located),
+    ):
+        (finding,) = run_all(with_db(db))
+        assert finding.evidence["config_source"] == "DB_* (prefix SHOP_DB_)"
+        assert finding.evidence["config_keys"] == ["SHOP_DB_HOST", "SHOP_DB_NAME"]
+        assert finding.evidence["config_keys_from_db"] == ["POSTGRES_USER", "POSTGRES_PASSWORD"]
+        assert SECRET not in finding.model_dump_json()
+    (url,) = run_all(with_db(database(tables=0, source="DATABASE_URL", keys=("DATABASE_URL",))))
+    assert url.evidence["config_keys"] == ["DATABASE_URL"]
+    assert url.evidence["config_keys_from_db"] is None
+
+
 def test_missing_database_without_user_has_no_fix() -> None:
     (finding,) = check_db_missing(with_db(database(status="missing", user=None)))
     assert finding.fixes == ()
