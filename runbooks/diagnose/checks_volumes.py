@@ -372,9 +372,10 @@ def check_orphaned_data(facts: HostFacts) -> list[Finding]:
 
 def check_project_prefixed(facts: HostFacts) -> list[Finding]:
     """``volume.project_prefixed``: a database's data volume carries compose's labels and
-    is named exactly ``<project>_<volume key>``, i.e. the compose file gives it no
-    explicit ``name:`` (or one that equals the default). Renaming the project (``-p``,
-    another directory) silently starts an empty volume. Database volumes only."""
+    is named exactly ``<project>_<volume key>`` and the compose file gives it no
+    explicit ``name:`` (compose v2 labels an explicitly named volume too, and a name can
+    equal the default: the file says which). Renaming the project (``-p``, another
+    directory) silently starts an empty volume. Database volumes only."""
     volumes = _volumes(facts)
     findings: list[Finding] = []
     for db in _databases(facts):
@@ -386,6 +387,8 @@ def check_project_prefixed(facts: HostFacts) -> list[Finding]:
         project, key = volume.labels.get(COMPOSE_PROJECT), volume.labels.get(COMPOSE_VOLUME)
         if not project or not key or volume.name != f"{project}_{key}":
             continue
+        if any(s.project == project and key in s.named_volumes for s in facts.compose_services):
+            continue  # `name: shop_postgres_data` in the file: it does not follow the project
         c = db.container
         findings.append(
             make_finding(

@@ -105,6 +105,7 @@ class ComposeServices(_Facts):
     config_files: tuple[str, ...]
     services: tuple[str, ...] | None  # None: could not be read, see ``error``
     error: str | None = None  # why not (one line, redacted)
+    named_volumes: tuple[str, ...] = ()  # volume keys the files give an explicit `name:`
 
 
 class HostFacts(_Facts):

@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+import yaml
+
 from bot.compose_cli import detect_compose
 from bot.config.models import ResolvedHost
 from bot.discovery import (
@@ -75,6 +77,7 @@ from runbooks.diagnose.facts import (
 )
 
 LOG_TAIL = 200
+COMPOSE_FILE_MAX = 512 * 1024
 CONTAINER_LOG_TAIL = 20  # lines of a down or restarting container (container.down evidence)
 OUTPUT_TAIL = 2000
 RESOLVE_TIMEOUT = 10.0  # getent hosts: a resolver that hangs this long counts as unknown
@@ -302,9 +305,10 @@ def answering(
         names: set[str] = set()
         for network, endpoint in container.networks.items():
             if on is None or network in on:
-                names.update((container.name, container.compose_service or ""))
                 names.update(endpoint.aliases)
                 names.update(endpoint.dns_names)
+        if on is None or any(n in on for n in container.networks):
+            names.update((container.name, container.compose_service or ""))
         if hostname in names:
             return container
     return None
@@ -605,7 +609,23 @@ async def _defined_services(
     if not names or not all(_SERVICE_NAME.match(n) for n in names):
         why = "`compose config --services` did not print a list of service names"
         return base.model_copy(update={"error": why})
-    return base.model_copy(update={"services": tuple(sorted(set(names)))})
+    named = await _explicitly_named_volumes(session, stack.config_files)
+    return base.model_copy(update={"services": tuple(sorted(set(names))), "named_volumes": named})
+
+
+async def _explicitly_named_volumes(session: HostSession, files: Sequence[str]) -> tuple[str, ...]:
+    """Top-level volume keys with an explicit ``name:`` in any of the compose files (so
+    the volume's name does not follow the project's, even when the two coincide)."""
+    named: set[str] = set()
+    for path in files:
+        try:
+            data = yaml.safe_load(await session.read_file(path, max_bytes=COMPOSE_FILE_MAX))
+        except (HostError, OSError, yaml.YAMLError):
+            continue
+        volumes = data.get("volumes") if isinstance(data, dict) else None
+        if isinstance(volumes, dict):
+            named |= {str(k) for k, v in volumes.items() if isinstance(v, dict) and v.get("name")}
+    return tuple(sorted(named))
 
 
 def _one_line(text: str, secrets: set[str]) -> str:

@@ -372,7 +372,7 @@ def session(
             return completed(argv, "app\ndb\n")
         return completed(argv, DFI if "-i" in argv else DF)
 
-    files = {"/proc/uptime": b"400000.0 1.0\n", "/srv/shop/.env": b""}
+    files = {"/proc/uptime": b"400000.0 1.0\n", "/srv/shop/.env": b"", "/srv/blog/.env": b""}
     return Session(dialled, handler=commands, docker=docker, files=files), docker
 
 
@@ -478,3 +478,22 @@ async def test_one_logs_call_per_down_or_restarting_container() -> None:
         assert PW not in finding.model_dump_json() and PLANTED_SECRET not in (
             finding.model_dump_json()
         )
+
+
+async def test_db_is_the_one_on_the_apps_network_not_another_projects() -> None:
+    """Two projects on one engine, each with a service ``db``: the app's ``db`` is the
+    one on its own network."""
+    other = container(
+        "blog-db-1",
+        project="blog",
+        service="db",
+        image="postgres:16",
+        env=DB_ENV,
+        networks={"blog_default": ["db"]},
+        ips={"blog_default": "172.19.0.2"},
+    )
+    dialled = Dialled(tables=0)
+    fake, _ = session([other, *stack(PG)], dialled)
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    assert [c["address"] for c in dialled.calls] == ["172.18.0.3"]
+    assert {d.stack: d.address for d in facts.databases}["shop"] == "172.18.0.3"
