@@ -72,16 +72,25 @@ async def diagnose_bench(lab: Lab, scenarios: list[str], repeat: int) -> None:
     inventory = load_inventory(lab.inventory_path)
     runbook = load_runbook("diagnose")
     for name in scenarios:
-        lab.scenario(name)
-        env = "small" if name == "S6" else "lab"
+        for compose in ("v2", "v1"):  # side by side: the scenario built and read with each
+            lab.scenario(name, compose)
+            env = "small" if name == "S6" else "lab"
+            durations: list[float] = []
 
-        async def once(env: str = env) -> None:
-            async with Transport(inventory.ssh) as transport:
-                build_report(
-                    await run_runbook(transport, inventory, env, runbook, runbook.params())
-                )
+            async def once(env: str = env, durations: list[float] = durations) -> None:
+                async with Transport(inventory.ssh) as transport:
+                    report = build_report(
+                        await run_runbook(transport, inventory, env, runbook, runbook.params())
+                    )
+                durations.append(report.duration)
 
-        print(f"diagnose {name:8} (new connection)  ", median_ms(await timed(once, repeat)))
+            total = median_ms(await timed(once, repeat))
+            inside = statistics.median(durations) * 1000
+            print(
+                f"diagnose {name:8} compose {compose} (new connection) {total}; "
+                f"the diagnosis itself {inside:.0f} ms"
+            )
+    lab.last_scenario = None
 
 
 async def oncall_bench(repeat: int) -> None:

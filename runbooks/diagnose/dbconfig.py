@@ -168,9 +168,9 @@ def _url_candidates(env: Mapping[str, str], url_key: str) -> list[_Raw]:
 
 
 def _libpq_candidate(env: Mapping[str, str]) -> _Raw | None:
-    if not (env.get("PGHOST", "").strip() or env.get("PGDATABASE", "").strip()):
-        return None
     host, port = _host_port(env.get("PGHOST", ""))
+    if host is None and not env.get("PGDATABASE", "").strip():
+        return None
     if port is None:
         port = _port(env.get("PGPORT"))
     password = env.get(_PG_PASSWORD)
@@ -209,9 +209,9 @@ def _split_candidates(env: Mapping[str, str]) -> list[_Raw]:
     upper = {k.upper(): v for k, v in env.items()}
     out: list[_Raw] = []
     for prefix, fields in sorted(groups.items()):
-        if "host" not in fields and "dbname" not in fields:
-            continue
         host, port = _host_port(fields["host"][1]) if "host" in fields else (None, None)
+        if host is None and "dbname" not in fields:
+            continue
         if "port" in fields:
             port = port or _port(fields["port"][1])
         if _other_engine(prefix, port, upper):

@@ -199,6 +199,7 @@ def test_bad_ports_are_the_default() -> None:
         {"DB_HOST": "db", "DB_PORT": "3306"},
         {"DB_USER": "shop", "DB_PASSWORD": PW},  # no host, no database name
         {"PGUSER": "shop", "PGPASSWORD": PW},
+        {"PGHOST": "${DB_HOST}", "DB_HOST": "not a host!"},  # neither parses
         {"HOSTNAME": "a1b2c3d4e5f6", "POSTGRES_PASSWORD_FILE": "/run/secrets/pw"},
     ],
 )
