@@ -23,6 +23,11 @@ V2 = ("docker", "compose")
 _MEMO_KEY = "compose"
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 DETECT_TIMEOUT = 20.0
+DRY_RUN_SINCE = (2, 20, 0)  # compose v2 learned `up --dry-run`
+_DRY_RUN = re.compile(
+    r"DRY-RUN MODE -\s+(?P<kind>Container|Volume|Network)\s+"
+    r"\"?(?P<name>[^\s\"]+)\"?\s+(?P<what>\w+)"
+)
 
 
 class ComposeCLI(BaseModel):
@@ -82,4 +87,12 @@ async def detect_compose(session: HostSession) -> ComposeCLI | None:
     return result
 
 
-__all__ = ["V1", "V2", "ComposeCLI", "detect_compose"]
+__all__ = ["DRY_RUN_SINCE", "V1", "V2", "ComposeCLI", "detect_compose", "parse_dry_run"]
+
+
+def parse_dry_run(output: str) -> list[tuple[str, str, str]]:
+    """(kind, name, what) of each ``DRY-RUN MODE - Container shop-backend-1 Recreate``."""
+    seen: dict[tuple[str, str], str] = {}
+    for match in _DRY_RUN.finditer(output):
+        seen[(match["kind"], match["name"])] = match["what"]  # the last word wins
+    return [(kind, name, what) for (kind, name), what in seen.items()]

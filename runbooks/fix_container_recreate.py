@@ -67,6 +67,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.compose_cli import DRY_RUN_SINCE, parse_dry_run
 from bot.discovery import discover_stacks
 from bot.docker_objects import (
     COMPOSE_CONFIG_FILES,
@@ -95,11 +96,6 @@ ENV_FILE_MAX = 256 * 1024
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 _HOST_NETWORK_MODES = ("host", "none")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
-_DRY_RUN = re.compile(
-    r"DRY-RUN MODE -\s+(?P<kind>Container|Volume|Network)\s+"
-    r"\"?(?P<name>[^\s\"]+)\"?\s+(?P<what>\w+)"
-)
-DRY_RUN_SINCE = (2, 20, 0)  # compose v2 learned `up --dry-run`
 ROLLBACK_SUFFIX = "-stackbot-rollback"
 ROLLBACK_LABEL = "org.stackbot.rollback-of"
 ReadFile = Callable[..., Awaitable[bytes]]
@@ -177,14 +173,6 @@ def compose_argv(
     # never -y (it answers "Recreate volume (data will be lost)?" for us); `--` so a
     # service name can never read as an option; stdin is closed by the transport
     return [*argv, "up", "-d", "--no-deps", "--force-recreate", *dry, "--", service]
-
-
-def parse_dry_run(output: str) -> list[tuple[str, str, str]]:
-    """(kind, name, what) of each ``DRY-RUN MODE - Container shop-backend-1 Recreate``."""
-    seen: dict[tuple[str, str], str] = {}
-    for match in _DRY_RUN.finditer(output):
-        seen[(match["kind"], match["name"])] = match["what"]  # the last word wins
-    return [(kind, name, what) for (kind, name), what in seen.items()]
 
 
 def dry_run_refusal(

@@ -822,7 +822,43 @@ def check_no_healthcheck(facts: HostFacts) -> list[Finding]:
     return findings
 
 
+def check_config_stale(facts: HostFacts) -> list[Finding]:
+    """``compose.config_stale``: the compose files now give a different container than
+    the one running (a deploy edited and never applied): compose would recreate it.
+    Read from compose's own dry run of ``up`` (v2 ≥ 2.20) or, under v1, from
+    ``config --hash`` against each container's config-hash label; where neither can
+    tell, nothing is judged. A container with ``env.drift`` is reported there instead
+    (the judge keeps one of the two). Guidance, not a button: what `up` would change
+    is compose's to say (its dry run), and it may touch more than env."""
+    findings: list[Finding] = []
+    by_name = {c.name: c for c in facts.containers}
+    for read in facts.compose_services:
+        for name in read.stale:
+            c = by_name.get(name)
+            if c is None:
+                continue
+            service = c.compose_service or "?"
+            findings.append(
+                make_finding(
+                    "compose.config_stale",
+                    Severity.WARNING,
+                    f"{c.name} is not what the compose files of {read.project} give now: "
+                    f"compose would recreate it (the change was never applied)",
+                    container_subject(facts, c),
+                    container=c.name,
+                    project=read.project,
+                    service=service,
+                    compose_files=list(read.config_files),
+                    seen_by=read.stale_by,
+                    advice=f"review `docker compose -p {read.project} up --dry-run -d` in "
+                    f"{read.working_dir}, then apply it for {service} when the change is wanted",
+                )
+            )
+    return findings
+
+
 CHECKS: tuple[Callable[[HostFacts], list[Finding]], ...] = (
+    check_config_stale,
     check_project_mismatch,
     check_orphan_container,
     check_env_collision,

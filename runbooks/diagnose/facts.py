@@ -106,6 +106,8 @@ class ComposeServices(_Facts):
     services: tuple[str, ...] | None  # None: could not be read, see ``error``
     error: str | None = None  # why not (one line, redacted)
     named_volumes: tuple[str, ...] = ()  # volume keys the files give an explicit `name:`
+    stale: tuple[str, ...] = ()  # containers compose would recreate now (files changed)
+    stale_by: str | None = None  # how that was read; None: it could not be told
 
 
 class HostFacts(_Facts):

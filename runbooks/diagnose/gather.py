@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from bot.compose_cli import detect_compose
+from bot.compose_cli import DRY_RUN_SINCE, ComposeCLI, detect_compose, parse_dry_run
 from bot.config.models import ResolvedHost
 from bot.discovery import (
     DiscoveredStack,
@@ -47,6 +47,7 @@ from bot.discovery import (
     referenced_hosts,
 )
 from bot.docker_objects import (
+    COMPOSE_CONFIG_HASH,
     COMPOSE_PROJECT,
     ContainerDetails,
     DiskUsage,
@@ -562,15 +563,16 @@ async def _compose_services(
             out += [failed(s, why) for s in ready]
         else:
             out += await asyncio.gather(
-                *(_defined_services(session, found.argv, s, secrets) for s in ready)
+                *(_defined_services(session, found, s, secrets) for s in ready)
             )
     return tuple(sorted(out, key=lambda s: s.project))
 
 
 async def _defined_services(
-    session: HostSession, compose: tuple[str, ...], stack: DiscoveredStack, secrets: set[str]
+    session: HostSession, found: ComposeCLI, stack: DiscoveredStack, secrets: set[str]
 ) -> ComposeServices:
     assert stack.working_dir is not None
+    compose = found.argv
     argv = compose_prefix(
         compose,
         socket=session.host.docker_socket,
@@ -588,6 +590,7 @@ async def _defined_services(
         config_files=stack.config_files,
         services=None,
     )
+    staleness = asyncio.ensure_future(_stale(session, found, argv, stack))
     try:
         result = await session.run([*argv, "config", "--services"], check=False)
         if not result.ok and result.exit_status != _NOT_FOUND:
@@ -597,7 +600,10 @@ async def _defined_services(
             )
             result = raw if raw.ok else result
     except HostError as exc:
+        staleness.cancel()
         return base.model_copy(update={"error": _one_line(exc.detail, secrets)})
+    stale, stale_by = await staleness
+    base = base.model_copy(update={"stale": stale, "stale_by": stale_by})
     if result.exit_status == _NOT_FOUND and compose == V1:
         why = "the host has neither `docker compose` (v2) nor `docker-compose` (v1)"
         return base.model_copy(update={"error": why})
@@ -611,6 +617,42 @@ async def _defined_services(
         return base.model_copy(update={"error": why})
     named = await _explicitly_named_volumes(session, stack.config_files)
     return base.model_copy(update={"services": tuple(sorted(set(names))), "named_volumes": named})
+
+
+async def _stale(
+    session: HostSession, found: ComposeCLI, prefix: list[str], stack: DiscoveredStack
+) -> tuple[tuple[str, ...], str | None]:
+    """The containers compose would recreate now (its files changed since `up`): from
+    compose's own dry run of `up` (v2 ≥ 2.20), else by comparing `config --hash`
+    with each container's config-hash label (v1). ((), None) when it cannot tell."""
+    try:
+        if found.major >= 2 and found.version_tuple >= DRY_RUN_SINCE:
+            dry = [*prefix, "up", "-d", "--dry-run", "--no-build", "--pull", "never"]
+            result = await session.run(dry, check=False)
+            if not result.ok:
+                return (), None
+            said = parse_dry_run(result.stderr + "\n" + result.stdout)
+            names = {c.name for c in stack.containers}
+            stale = sorted(n for kind, n, what in said if kind == "Container" and n in names
+                           and what.lower().startswith("recreat"))  # fmt: skip
+            return tuple(stale), "compose's dry run of `up`"
+        if found.major >= 2:
+            return (), None  # v2's `config --hash` disagrees with its own labels (compose#14001)
+        result = await session.run([*prefix, "config", "--hash=*"], check=False)
+    except HostError:
+        return (), None
+    if not result.ok:
+        return (), None
+    hashes = dict(line.split(None, 1) for line in result.stdout.splitlines() if " " in line.strip())
+    stale = sorted(
+        c.name
+        for name, service in stack.services.items()
+        for c in service.containers
+        if name in hashes
+        and c.labels.get(COMPOSE_CONFIG_HASH)
+        and c.labels[COMPOSE_CONFIG_HASH] != hashes[name].strip()
+    )
+    return tuple(stale), "`compose config --hash` against each container's label"
 
 
 async def _explicitly_named_volumes(session: HostSession, files: Sequence[str]) -> tuple[str, ...]:

@@ -75,6 +75,12 @@ def elsewhere_notes(facts: HostFacts) -> list[str]:
 
 def judge(facts: HostFacts, stack: str | None = None) -> HostDiagnosis:
     findings = [finding for check in ALL_CHECKS for finding in check(facts)]
+    drifted = {f.subject.container for f in findings if f.code == "env.drift"}
+    findings = [  # an env file never applied is env.drift's, with its recreate button
+        f
+        for f in findings
+        if f.code != "compose.config_stale" or f.subject.container not in drifted
+    ]
     projects: set[str] | None = None
     if stack is not None:
         projects = {s.project for s in facts.stacks.stacks if stack in (s.name, s.project)}

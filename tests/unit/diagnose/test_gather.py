@@ -133,8 +133,10 @@ CONFIG_V2 = (
 async def test_the_services_each_project_defines_now_one_command_per_project() -> None:
     fake, _ = session(compose=compose_v2("backend\nnginx\n"))
     facts = await gather_facts(fake, deadline=10, now=NOW)
-    compose = [argv for argv in fake.commands if "compose" in argv]
+    compose = [argv for argv in fake.commands if "compose" in argv and "--dry-run" not in argv]
     assert compose == [("docker", "compose", "version", "--short"), CONFIG_V2]  # argv, not text
+    (dry,) = [argv for argv in fake.commands if "--dry-run" in argv]  # staleness: compose's own
+    assert dry == (*CONFIG_V2[:-2], "up", "-d", "--dry-run", "--no-build", "--pull", "never")
     assert fake.timeouts[fake.commands.index(CONFIG_V2)] is None  # the session's own limit
     (shop,) = facts.compose_services
     assert (shop.project, shop.services, shop.error) == ("shop", ("backend", "nginx"), None)
@@ -198,7 +200,9 @@ async def test_compose_v1_argv() -> None:
     fake, _ = session(compose=v1)
     facts = await gather_facts(fake, deadline=10, now=NOW)
     compose = [argv for argv in fake.commands if "compose" in argv or "docker-compose" in argv]
-    assert len(compose) == 3  # plugin asked first, then v1's version (once per connection)
+    assert len(compose) == 4  # plugin asked first, then v1's version (once per connection)
+    # v1 has no dry run: staleness from its config hashes
+    assert [a for a in compose if a[-2:] == ("config", "--hash=*")] != []
     (config,) = [argv for argv in fake.commands if argv[-2:] == ("config", "--services")]
     assert config[3:8] == ("docker-compose", "-p", "shop", "--project-directory", "/srv/shop")
     assert facts.compose_services[0].services == ("backend", "db", "nginx")
@@ -246,3 +250,34 @@ async def test_no_compose_command_without_a_working_dir_or_files() -> None:
     assert odd_services.services is None
     assert odd_services.error == "its containers name no compose working dir or compose file"
     assert [f for f in judge(facts).findings if f.code == "compose.orphan_container"] == []
+
+
+async def test_a_compose_file_edited_and_never_applied_is_config_stale() -> None:
+    """compose's own dry run says it would recreate the nginx container: the files give
+    another container than the running one. Nothing when it would recreate nothing."""
+
+    def v2(dry_run: str) -> Compose:
+        def answer(argv: tuple[str, ...]) -> CommandResult:
+            if argv[-2:] == ("version", "--short"):
+                return completed(argv, "2.40.3\n")
+            if "--dry-run" in argv:
+                return completed(argv, "", dry_run)
+            return completed(argv, "backend\ndb\nnginx\n")
+
+        return answer
+
+    recreate = (
+        " DRY-RUN MODE -  Container shop-db-1  Running\n"
+        " DRY-RUN MODE -  Container shop-nginx-1  Recreate\n"
+        " DRY-RUN MODE -  Container shop-nginx-1  Recreated\n"
+    )
+    fake, _ = session(compose=v2(recreate))
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    assert facts.compose_services[0].stale == ("shop-nginx-1",)
+    (stale,) = [f for f in judge(facts).findings if f.code == "compose.config_stale"]
+    assert stale.subject.container == "shop-nginx-1" and stale.fixes == ()
+    assert "dry run" in str(stale.evidence["seen_by"])
+
+    fake, _ = session(compose=v2(" DRY-RUN MODE -  Container shop-nginx-1  Running\n"))
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    assert [f for f in judge(facts).findings if f.code == "compose.config_stale"] == []
