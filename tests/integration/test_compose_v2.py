@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.action import ActionResult, Plan
 from bot.config import Inventory, load_inventory
@@ -212,3 +213,22 @@ def test_recreate_under_v2_reloads_staging_and_puts_back_one_that_cannot_start(
     assert ids(*PROD) == prod
     leftovers = [c.name for c in client.containers.list(all=True) if "rollback" in (c.name or "")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("which", ["v2", "v1"])
+def test_a_compose_file_edited_after_up_is_config_stale(
+    lab: Lab, inventory_path: Path, which: str
+) -> None:
+    lab.scenario("healthy", which)
+    lab.last_scenario = None  # edited below
+    inventory = load_inventory(inventory_path)
+    assert "compose.config_stale" not in {f.code for f in report_of(inventory, "lab").findings}
+    path = STACKS_DIR / "shop" / "docker-compose.yml"
+    spec = yaml.safe_load(path.read_text())
+    spec["services"]["nginx"].setdefault("environment", {})["NGINX_WORKERS"] = "4"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    report = report_of(inventory, "lab")
+    stale = [f for f in report.findings if f.code == "compose.config_stale"]
+    nginx = "shop-nginx-1" if which == "v2" else "shop_nginx_1"
+    assert [f.subject.container for f in stale] == [nginx], codes(report)
+    assert ("dry run" if which == "v2" else "config --hash") in str(stale[0].evidence["seen_by"])

@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .config import CACHE_DIR, HostSpec
+from .config import CACHE_DIR, DOCKER_GROUP, LAB_USER, HostSpec
 from .util import LabError, log, step
 
 V2_VERSION = "2.40.3"
@@ -97,6 +97,8 @@ def set_host_compose(host: HostSpec, kinds: Iterable[str]) -> None:
     for d in (tools, bin_dir, tools / "docker-config", plugins):
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755)
+    # the docker CLI writes its own state there (buildx/, …) as the lab user, as in ~/.docker
+    shutil.chown(tools / "docker-config", user=LAB_USER, group=DOCKER_GROUP)
     standalone = bin_dir / "docker-compose"
     plugin = plugins / "docker-compose"
     for link in (standalone, plugin):
