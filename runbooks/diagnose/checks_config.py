@@ -92,6 +92,24 @@ def _merged_env_file(facts: HostFacts, stack: DiscoveredStack) -> tuple[dict[str
     return values, paths
 
 
+def _service_env_files(
+    facts: HostFacts, stack: DiscoveredStack, service: str | None
+) -> tuple[dict[str, str], list[str]]:
+    """A service's own ``env_file:`` entries that were read, merged in order; their paths."""
+    values: dict[str, str] = {}
+    paths: list[str] = []
+    for read in facts.compose_services:
+        if read.project != stack.project or service is None:
+            continue
+        for path in read.service_env_files.get(service, ()):
+            found = facts.env_files.get(path)
+            if found is None or found.error is not None:
+                continue
+            values.update(found.values)
+            paths.append(path)
+    return values, paths
+
+
 def _keys(keys: list[str]) -> str:
     shown = ", ".join(keys[:MAX_KEYS_IN_TITLE])
     return shown + (
@@ -126,16 +144,22 @@ def check_env_drift(facts: HostFacts) -> list[Finding]:
     """``env.drift``: the env file on disk differs from what a container runs with."""
     findings: list[Finding] = []
     for stack in facts.stacks.stacks:
-        file, paths = _merged_env_file(facts, stack)
-        if not file:
-            continue
-        shown_path = paths[0] if len(paths) == 1 else ", ".join(paths)
+        stack_file, stack_paths = _merged_env_file(facts, stack)
         siblings = stack.containers
         for c in siblings:
+            # the service's own `env_file:` entries (compose loads them whole), then the
+            # env files compose recorded or the stack declares
+            own, own_paths = _service_env_files(facts, stack, c.compose_service)
+            file = {**stack_file, **own}
+            paths = [*own_paths, *(p for p in stack_paths if p not in own_paths)]
+            if not file:
+                continue
+            shown_path = paths[0] if len(paths) == 1 else ", ".join(paths)
             env = c.config.env_map()
             is_db = c.compose_service is not None and c.compose_service == stack.roles.database
-            loads = loads_env_file(c, file, siblings)
-            added = sorted(k for k in file if k not in env) if loads and not is_db else []
+            loads = loads_env_file(c, stack_file, siblings)
+            whole = {**stack_file, **own} if loads and not is_db else own  # loaded whole
+            added = sorted(k for k in whole if k not in env)
             changed = sorted(k for k in file if k in env and env[k] != file[k])
             if not added and not changed:
                 continue

@@ -108,6 +108,8 @@ class ComposeServices(_Facts):
     named_volumes: tuple[str, ...] = ()  # volume keys the files give an explicit `name:`
     stale: tuple[str, ...] = ()  # containers compose would recreate now (files changed)
     stale_by: str | None = None  # how that was read; None: it could not be told
+    service_env_files: dict[str, tuple[str, ...]] = {}  # service → its `env_file:` (absolute)
+    env_files_read: tuple[EnvFileFacts, ...] = Field((), repr=False)  # those files, parsed
 
 
 class HostFacts(_Facts):

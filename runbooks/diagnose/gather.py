@@ -28,6 +28,7 @@ the reason is kept instead, one line, redacted, and nothing is judged from it.
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import re
 import time
 from collections.abc import Collection, Coroutine, Iterable, Sequence
@@ -154,7 +155,17 @@ async def gather_facts(
         networks=tuple(networks),
         volumes=tuple(volumes),
         stacks=stacks,
-        env_files={f.path: f for f in _of_type(results.values(), EnvFileFacts)},
+        env_files={
+            f.path: f
+            for f in [
+                *_of_type(results.values(), EnvFileFacts),
+                *(
+                    e
+                    for read in results.get(COMPOSE_SERVICES_STEP, ())
+                    for e in read.env_files_read
+                ),
+            ]
+        },
         proxy_logs={log.container: log.text for log in _of_type(results.values(), _ProxyLog)},
         container_logs={
             log.container: log.text for log in _of_type(results.values(), _ContainerLog)
@@ -615,8 +626,17 @@ async def _defined_services(
     if not names or not all(_SERVICE_NAME.match(n) for n in names):
         why = "`compose config --services` did not print a list of service names"
         return base.model_copy(update={"error": why})
-    named = await _explicitly_named_volumes(session, stack.config_files)
-    return base.model_copy(update={"services": tuple(sorted(set(names))), "named_volumes": named})
+    named, per_service = await _compose_file_facts(session, stack.config_files)
+    paths = sorted({p for files in per_service.values() for p in files} - set(stack.env_files))
+    read = await asyncio.gather(*(_env_file(session, p) for p in paths))
+    return base.model_copy(
+        update={
+            "services": tuple(sorted(set(names))),
+            "named_volumes": named,
+            "service_env_files": per_service,
+            "env_files_read": tuple(read),
+        }
+    )
 
 
 async def _stale(
@@ -655,19 +675,39 @@ async def _stale(
     return tuple(stale), "`compose config --hash` against each container's label"
 
 
-async def _explicitly_named_volumes(session: HostSession, files: Sequence[str]) -> tuple[str, ...]:
-    """Top-level volume keys with an explicit ``name:`` in any of the compose files (so
-    the volume's name does not follow the project's, even when the two coincide)."""
+async def _compose_file_facts(
+    session: HostSession, files: Sequence[str]
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """From the compose files themselves: the top-level volume keys with an explicit
+    ``name:`` (so the name does not follow the project's, even when the two coincide),
+    and each service's ``env_file:`` entries, absolute (relative to the file's folder;
+    a later file's entry for a service replaces an earlier one's, as compose merges)."""
     named: set[str] = set()
+    per_service: dict[str, tuple[str, ...]] = {}
     for path in files:
         try:
             data = yaml.safe_load(await session.read_file(path, max_bytes=COMPOSE_FILE_MAX))
         except (HostError, OSError, yaml.YAMLError):
             continue
-        volumes = data.get("volumes") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            continue
+        volumes = data.get("volumes")
         if isinstance(volumes, dict):
             named |= {str(k) for k, v in volumes.items() if isinstance(v, dict) and v.get("name")}
-    return tuple(sorted(named))
+        services = data.get("services")
+        for name, spec in services.items() if isinstance(services, dict) else ():
+            entries = spec.get("env_file") if isinstance(spec, dict) else None
+            if entries is None:
+                continue
+            listed = entries if isinstance(entries, list) else [entries]
+            found = [e.get("path") if isinstance(e, dict) else e for e in listed]
+            base_dir = posixpath.dirname(path)
+            per_service[str(name)] = tuple(
+                posixpath.normpath(posixpath.join(base_dir, str(p)))
+                for p in found
+                if isinstance(p, str) and p and "$" not in p  # interpolated: not guessed
+            )
+    return tuple(sorted(named)), per_service
 
 
 def _one_line(text: str, secrets: set[str]) -> str:

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import yaml
+
 from bot.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_ENV_FILE,
@@ -281,3 +283,22 @@ async def test_a_compose_file_edited_and_never_applied_is_config_stale() -> None
     fake, _ = session(compose=v2(" DRY-RUN MODE -  Container shop-nginx-1  Running\n"))
     facts = await gather_facts(fake, deadline=10, now=NOW)
     assert [f for f in judge(facts).findings if f.code == "compose.config_stale"] == []
+
+
+async def test_a_services_own_env_file_edited_after_up_is_env_drift() -> None:
+    """nginx loads `env_file: nginx.env` (not the project's .env): a key changed there
+    since its container was created is env.drift naming that file, with its recreate."""
+    compose_file = yaml.safe_dump(
+        {"services": {"nginx": {"image": "nginx", "env_file": ["nginx.env"]}}}
+    ).encode()
+    fake, _ = session(compose=compose_v2("backend\ndb\nnginx\n"))
+    fake._files["/srv/shop/docker-compose.yml"] = compose_file
+    fake._files["/srv/shop/nginx.env"] = b"NGINX_WORKERS=4\n"
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    (read,) = facts.compose_services
+    assert read.service_env_files == {"nginx": ("/srv/shop/nginx.env",)}
+    drift = [f for f in judge(facts).findings if f.code == "env.drift"]
+    nginx = [f for f in drift if f.subject.container == "shop-nginx-1"]
+    assert nginx and nginx[0].evidence["env_files"] == ["/srv/shop/nginx.env", "/srv/shop/.env"]
+    assert nginx[0].evidence["keys_added"] == ["NGINX_WORKERS"]
+    assert nginx[0].fixes and nginx[0].fixes[0].action == "container.recreate"
