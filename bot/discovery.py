@@ -123,6 +123,7 @@ class DiscoveredStack(_Frozen):
     working_dir: str | None = None
     working_dirs: tuple[str, ...] = ()  # every distinct one seen: >1 means a name collision
     config_files: tuple[str, ...] = ()  # absolute
+    config_file_sets: tuple[tuple[str, ...], ...] = ()  # every distinct set seen (>1: collision)
     env_files: tuple[str, ...] = ()  # absolute; label, declared, else <working_dir>/.env
     env_file_source: Literal["label", "declared", "implied", "unknown"] = "unknown"
     networks: tuple[str, ...] = ()
@@ -420,6 +421,14 @@ def _build(
     working_dirs = tuple(dict.fromkeys(d for d in seen_dirs if d))
     working_dir = labels.get(COMPOSE_WORKING_DIR) or cfg.working_dir
     config_files = _absolute(labels.get(COMPOSE_CONFIG_FILES, "").split(","), working_dir)
+    file_sets = tuple(
+        dict.fromkeys(
+            tuple(sorted(_absolute(c.labels[COMPOSE_CONFIG_FILES].split(","), working_dir)))
+            for c in newest
+            if c.labels.get(COMPOSE_CONFIG_FILES)
+            and c.labels.get(COMPOSE_ONEOFF, "False").lower() != "true"
+        )
+    )
     if not config_files:
         config_files = _absolute(cfg.compose_files, working_dir)
     env_files = _absolute(labels.get(COMPOSE_ENV_FILE, "").split(","), working_dir)
@@ -450,6 +459,7 @@ def _build(
         working_dir=working_dir,
         working_dirs=working_dirs,
         config_files=config_files,
+        config_file_sets=file_sets,
         env_files=env_files,
         env_file_source=source,
         networks=tuple(sorted({n for c in containers for n in c.networks})),

@@ -670,6 +670,23 @@ def _within_project(facts: HostFacts) -> list[Finding]:
                     containers=by_dir,
                 )
             )
+        elif len(stack.config_file_sets) > 1:  # `compose ls`: one project, two sets of files
+            sets = [" + ".join(s) for s in stack.config_file_sets]
+            by_files = [
+                f"{c.name}: {c.labels.get('com.docker.compose.project.config_files', '?')}"
+                for c in stack.containers
+            ]
+            findings.append(
+                _collision(
+                    f"compose project {stack.project} is deployed from {len(sets)} sets of "
+                    f"compose files ({'; '.join(sets)}): an up with one set replaces or "
+                    "removes what the other started",
+                    subject(facts, project=stack.project),
+                    shared="compose project",
+                    compose_file_sets=sets,
+                    containers=by_files,
+                )
+            )
         for service in stack.services.values():
             for group in _same_number_groups(service):
                 envs = sorted({e for c in group if (e := env_of(c.name))})

@@ -344,6 +344,25 @@ def test_one_project_deployed_from_two_checkouts() -> None:
     assert collision.evidence["shared"] == "compose project"
 
 
+def test_one_project_deployed_from_two_sets_of_compose_files() -> None:
+    """What `compose ls` shows as one project with two sets of files (seed 004: staging's
+    and production's files under one project name, from one directory)."""
+    stack = [
+        container("app-api-1", project="app", service="api", working_dir="/srv/app",
+                  config_files="/srv/app/compose.yml,/srv/app/compose.prod.yml"),
+        container("app-worker-1", project="app", service="worker", working_dir="/srv/app",
+                  config_files="/srv/app/compose.yml,/srv/app/compose.staging.yml"),
+    ]  # fmt: skip
+    [collision] = run(facts(stack))
+    assert collision.code == "compose.env_collision" and collision.subject.project == "app"
+    assert sorted(collision.evidence["compose_file_sets"]) == [  # type: ignore[arg-type]
+        "/srv/app/compose.prod.yml + /srv/app/compose.yml",
+        "/srv/app/compose.staging.yml + /srv/app/compose.yml",
+    ]
+    same = [c.model_copy() for c in stack[:1]]
+    assert run(facts(same)) == []  # one set: quiet
+
+
 # --- what must stay quiet ---------------------------------------------------------------
 
 
