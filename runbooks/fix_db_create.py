@@ -7,6 +7,10 @@ database container as that container's superuser (``POSTGRES_USER`` /
 ``POSTGRES_PASSWORD`` of its own environment) and runs ``CREATE DATABASE``.
 Not destructive: nothing that exists is touched. The new database is empty:
 run the stack's migrations next (``db.migrate``).
+
+Refused while ``volume.orphaned_data`` or ``db.reinitialized`` stands for that
+database server: an empty database on a new volume would bury where the data
+went (restore it first: ``volume.restore``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from bot.session import Database, HostSession
 # the diagnosis that proposed it did (they should become public; see the report).
 from runbooks._stacks import find_stack, host_stacks, service_containers
 from runbooks.diagnose.gather import answering, container_address, first_running, secret_values
+from runbooks.fix_volume_restore import blocked_refusal, blocking_findings
 
 NAME = "db.create"
 MAX_IDENTIFIER_BYTES = 63  # Postgres NAMEDATALEN - 1
@@ -184,6 +189,10 @@ async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
     server = database_server(stack, containers)
     if isinstance(server, str):
         return server
+    findings = await blocking_findings(view, containers, stacks, server.container)
+    blocked = blocked_refusal(NAME, view.host.env, findings)
+    if blocked:
+        return blocked
     return _Located(stack, server)
 
 

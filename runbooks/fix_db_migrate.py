@@ -1,12 +1,27 @@
-"""Run a stack's migration command in its running app container, after a backup.
+"""Run a stack's migration command in its app container, after a backup.
 
 The fix for ``db.empty`` (migrations never ran) and ``db.migrations_pending``.
 The command comes only from the inventory
 (``environments.<env>.stacks.<stack>.migrate_command``); stackbot never guesses
 one. Before migrating it backs up: with the stack's ``backup_command`` (run in
 the database container) when one is declared, else by archiving the
-database's named data volume (``volume.backup``). Destructive: migrations
-change the schema and may rewrite data.
+database's named data volume (``volume.backup``: the outcome names the archive,
+its size and sha256, and how to put it back). Destructive: migrations change the
+schema and may rewrite data.
+
+Where it runs: ``docker exec`` in the running app container; when the app is
+down (seed 003: it cannot start without its tables), in a one-off container of
+the app service, then the app is started and watched until it stays up::
+
+    env DOCKER_HOST=… COMPOSE -p PROJECT --project-directory DIR -f FILE…
+        [--env-file FILE…] run --rm --no-deps -T -- SERVICE MIGRATE_COMMAND…
+
+(the project, files and env files from the app container's compose labels, as
+``container.recreate`` reads them; stdin closed).
+
+Refused while ``volume.orphaned_data`` or ``db.reinitialized`` stands for the
+stack's database: a schema built on a new, empty volume buries the evidence of
+where the data went (restore it first: ``volume.restore``).
 
 Idempotent only with a ``migration_check_command``: the plan runs it and is
 empty when it exits 0. Without one stackbot cannot tell whether anything is
@@ -24,13 +39,22 @@ from pydantic import Field, field_validator
 from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
 from bot.config.models import NAME_PATTERN
 from bot.discovery import DiscoveredStack
-from bot.docker_objects import ContainerDetails, Mount
+from bot.docker_objects import (
+    COMPOSE_CONFIG_FILES,
+    COMPOSE_ENV_FILE,
+    COMPOSE_WORKING_DIR,
+    ContainerDetails,
+    Mount,
+)
 from bot.errors import HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import ExecResult, HostSession, quote_argv
+from runbooks._compose import compose_prefix
+from runbooks._settle import SETTLE_SECONDS, settle
 from runbooks._stacks import find_stack, host_stacks, service_containers
 from runbooks.diagnose.gather import first_running, secret_values
+from runbooks.fix_container_recreate import absolute_paths
 from runbooks.fix_volume_backup import (
     DEFAULT_DIRECTORY,
     BackupSpec,
@@ -39,6 +63,7 @@ from runbooks.fix_volume_backup import (
     validate_directory,
 )
 from runbooks.fix_volume_backup import notes as backup_notes
+from runbooks.fix_volume_restore import blocked_refusal, blocking_findings
 
 NAME = "db.migrate"
 OUTPUT_LINES = 15
@@ -54,6 +79,12 @@ class Params(HostParams):
     backup_directory: str = Field(
         DEFAULT_DIRECTORY,
         description="where the data volume's archive goes when the stack has no backup_command",
+    )
+    settle: float = Field(
+        SETTLE_SECONDS,
+        ge=0,
+        le=600,
+        description="seconds a stopped app, started after the migration, must stay up",
     )
 
     @field_validator("backup_directory")
@@ -102,6 +133,7 @@ class _Located:
     secrets: tuple[str, ...] = field(repr=False)
     notes: tuple[str, ...] = ()
     backup: BackupSpec | None = None  # set by _with_backup
+    run_argv: tuple[str, ...] = ()  # the app is down: `compose run` (set by _with_run)
 
     @property
     def backup_label(self) -> str:
@@ -130,14 +162,13 @@ async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
             f"no app service found in {stack.name} ({why}): set "
             f"{config_key(env, params.stack, 'services.app')}"
         )
-    app = first_running(apps)
-    if app is None:
-        return (
-            f"the migration runs in the app container, and {apps[0].name} is "
-            f"{apps[0].state.status}: start {apps[0].name} first (container.restart)"
-        )
+    app = first_running(apps) or max(apps, key=lambda c: c.created or _EPOCH)
     dbs = service_containers(stack, stack.roles.database)
     db = first_running(dbs) or max(dbs, key=lambda c: c.created or _EPOCH, default=None)
+    if db is not None:
+        blocked = blocked_refusal(NAME, env, await blocking_findings(view, containers, stacks, db))
+        if blocked:
+            return blocked
     secrets = tuple(sorted(secret_values(containers)))
     if stack.backup_command:
         if db is None:
@@ -172,7 +203,81 @@ async def _with_backup(view: ReadOnlyHost, located: _Located, params: Params) ->
     return replace(located, backup=spec, notes=notes)
 
 
-def _operations(located: _Located) -> list[tuple[Step, Run]]:
+def compose_run_argv(
+    compose: Sequence[str],
+    *,
+    socket: str,
+    project: str,
+    working_dir: str,
+    config_files: Sequence[str],
+    env_files: Sequence[str],
+    service: str,
+    command: Sequence[str],
+) -> list[str]:
+    """``compose … run --rm --no-deps -T -- SERVICE COMMAND…`` (see the module docstring)."""
+    prefix = compose_prefix(
+        compose,
+        socket=socket,
+        project=project,
+        working_dir=working_dir,
+        config_files=config_files,
+        env_files=env_files,
+    )
+    return [*prefix, "run", "--rm", "--no-deps", "-T", "--", service, *command]
+
+
+async def _with_run(view: ReadOnlyHost, located: _Located) -> _Located | str:
+    """For a stopped app: the ``compose run`` argv, or why it cannot be built."""
+    app, stack = located.app, located.stack
+    if app.state.running:
+        return located
+    service, project = app.compose_service, app.compose_project
+    if not service or not project:
+        return (
+            f"{app.name} is {app.state.status} and carries no compose labels: stackbot cannot "
+            f"run the migration in a one-off container of it; start {app.name} first "
+            "(container.restart)"
+        )
+    working_dir = app.labels.get(COMPOSE_WORKING_DIR) or stack.working_dir
+    if not working_dir:
+        return f"{app.name} has no compose working-dir label: cannot tell where to run compose"
+    files = absolute_paths(app.labels.get(COMPOSE_CONFIG_FILES, ""), working_dir)
+    files = files or stack.config_files
+    if not files:
+        return f"{app.name} names no compose file (label {COMPOSE_CONFIG_FILES})"
+    wanted = [*absolute_paths(app.labels.get(COMPOSE_ENV_FILE, ""), working_dir)]
+    if stack.env_file_source in ("label", "declared"):
+        wanted += stack.env_files
+    env_files: list[str] = []
+    for path in dict.fromkeys(wanted):
+        try:
+            await view.read_file(path, max_bytes=1)
+        except (HostError, OSError):
+            return f"the env file {path} of {project} cannot be read: compose would fail"
+        env_files.append(path)
+    compose = await view.compose()
+    if compose is None:
+        return (
+            f"{app.name} is {app.state.status} and the host has neither `docker compose` nor "
+            f"`docker-compose` to run the migration in a one-off container: start {app.name} "
+            "first (container.restart)"
+        )
+    argv = compose_run_argv(
+        compose.argv,
+        socket=view.host.docker_socket,
+        project=project,
+        working_dir=working_dir,
+        config_files=files,
+        env_files=env_files,
+        service=service,
+        command=stack.migrate_command,
+    )
+    return replace(located, run_argv=tuple(argv))
+
+
+def _operations(
+    located: _Located, settle_seconds: float = SETTLE_SECONDS
+) -> list[tuple[Step, Run]]:
     """The steps, in order, each with what apply runs for it."""
     ops: list[tuple[Step, Run]] = []
     stack, secrets = located.stack, located.secrets
@@ -194,13 +299,66 @@ def _operations(located: _Located) -> list[tuple[Step, Run]]:
 
         ops.append((volume_step, volume_backup))
     app = located.app.name
+    if not located.run_argv:
+        ops.append(
+            _exec_operation(
+                app, stack.migrate_command, f"run {stack.name}'s migrate_command in {app}",
+                secrets, "migrated",
+            )
+        )  # fmt: skip
+        return ops
+    service = located.app.compose_service
     ops.append(
-        _exec_operation(
-            app, stack.migrate_command, f"run {stack.name}'s migrate_command in {app}",
-            secrets, "migrated",
+        _compose_run_operation(
+            located,
+            f"run {stack.name}'s migrate_command in a "
+            f"one-off container of service {service} ({app} is {located.app.state.status})",
         )
-    )  # fmt: skip
+    )
+    ops.append(_start_operation(located, settle_seconds))
     return ops
+
+
+def _compose_run_operation(located: _Located, description: str) -> tuple[Step, Run]:
+    argv, secrets = located.run_argv, located.secrets
+    step = Step(description=description, call=redact_text(quote_argv(argv), known_secrets=secrets))
+
+    async def run(session: HostSession) -> StepOutcome:
+        try:
+            result = await session.run(list(argv), timeout=MIGRATE_TIMEOUT, check=False)
+        except HostError as exc:
+            detail = redact_text(exc.detail, known_secrets=secrets)
+            return StepOutcome(step=description, ok=False, detail=detail)
+        tail = output_tail(result.stdout + "\n" + result.stderr, secrets) or "no output"
+        if not result.ok:
+            return StepOutcome(
+                step=description, ok=False, detail=f"exited {result.exit_status}: {tail}"
+            )
+        return StepOutcome(step=description, ok=True, detail=f"migrated: {tail}")
+
+    return step, run
+
+
+def _start_operation(located: _Located, seconds: float) -> tuple[Step, Run]:
+    app = located.app
+    description = f"start {app.name} and watch it stay up for {seconds:g} s"
+    step = Step(description=description, call=f"POST /containers/{app.name}/start")
+
+    async def run(session: HostSession) -> StepOutcome:
+        try:
+            await session.docker.start_container(app.id)
+        except HostError as exc:
+            return StepOutcome(step=description, ok=False, detail=exc.detail)
+        watched = await settle(session.docker, [app.id], seconds=seconds)
+        if watched.ok:
+            return StepOutcome(step=description, ok=True, detail=f"{app.name} {watched.detail}")
+        logs = redact_text(watched.logs, known_secrets=located.secrets)
+        detail = f"{app.name} did not stay up: {watched.detail}"
+        if logs:
+            detail += " — last lines: " + " ⏎ ".join(logs.splitlines()[-5:])
+        return StepOutcome(step=description, ok=False, detail=detail)
+
+    return step, run
 
 
 def _exec_operation(
@@ -254,7 +412,15 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
     stack, app = located.stack, located.app
     before: dict[str, object] = {"app_container": app.name, "backup": located.backup_label}
     notes = list(located.notes)
-    if stack.migration_check_command:
+    if not app.state.running:
+        before["app_state"] = app.state.status
+        before["migration_check"] = "app not running"
+        notes.append(
+            f"{app.name} is {app.state.status}: the migration runs in a one-off container of "
+            "its service, then it is started (no migration check can run in a stopped "
+            "container, so the run is planned; migration tools skip what is applied)"
+        )
+    elif stack.migration_check_command:
         try:
             check = await _check(view, app.name, stack.migration_check_command)
         except HostError as exc:
@@ -278,11 +444,15 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
             "this action idempotent)"
         )
     backed = await _with_backup(view, located, params)
+    if not isinstance(backed, str):
+        backed = await _with_run(view, backed)
     if isinstance(backed, str):
         return base.model_copy(update={"before": before, "refusal": backed})
     notes = [*backed.notes[len(located.notes) :], *notes]
-    steps = tuple(step for step, _ in _operations(backed))
+    steps = tuple(step for step, _ in _operations(backed, params.settle))
     after = {**before, "migration_check": "exit 0"} if stack.migration_check_command else before
+    if not app.state.running:
+        after = {**after, "app_state": "running"}
     return base.model_copy(
         update={"before": before, "after": after, "steps": steps, "notes": tuple(notes)}
     )
@@ -293,9 +463,11 @@ async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOu
     located = await _locate(view, params)
     if not isinstance(located, str):
         located = await _with_backup(view, located, params)
+    if not isinstance(located, str):
+        located = await _with_run(view, located)
     if isinstance(located, str):
         return [StepOutcome(step=plan.steps[0].description, ok=False, detail=located)]
-    ops = _operations(located)
+    ops = _operations(located, params.settle)
     if [step.call for step, _ in ops] != [step.call for step in plan.steps]:
         return [
             StepOutcome(

@@ -5,7 +5,9 @@ volume read-only at /data and the directory at /backup, runs
 ``tar -czf /backup/<volume>-<UTC time>.tar.gz -C /data .`` and is removed. Its
 image is that of a container that mounts the volume (so it is on the host and
 has ``tar``); for a volume no container mounts, pass ``image``. Not
-destructive: the volume is only read.
+destructive: the volume is only read. The outcome names the archive, its size
+and its sha256 (``sha256sum`` on the host), so the audit row holds them, and
+says how to put it back.
 
 Not idempotent by nature: every apply writes a new archive, named by the UTC
 time it started, so applying twice gives two archives. The plan is the same
@@ -137,7 +139,7 @@ class BackupSpec(BaseModel):
             f"(helper container from {self.image_name}, volume read-only)",
             call=f"POST /containers/create?name={HELPER_PREFIX}<random> {json.dumps(body)}; "
             "POST /containers/{id}/start; POST /containers/{id}/wait; "
-            "DELETE /containers/{id}?force=1; stat -c %s <archive>",
+            "DELETE /containers/{id}?force=1; stat -c %s <archive>; sha256sum -- <archive>",
         )
 
 
@@ -263,34 +265,78 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
 
 
 async def run_backup(session: HostSession, spec: BackupSpec, description: str) -> StepOutcome:
-    """Run the helper; the outcome names the archive and its size (or says what failed)."""
+    """Run the helper; the outcome names the archive, its size and sha256 (or says what
+    failed)."""
     started = datetime.now(UTC)
     path = spec.archive_path(started)
-    docker = session.docker
-    try:
-        helper = await docker.create_container(
-            helper_body(spec, spec.archive(started)),
-            name=f"{HELPER_PREFIX}{secrets.token_hex(4)}",
-        )
-    except HostError as exc:
-        return StepOutcome(step=description, ok=False, detail=f"helper not created: {exc.detail}")
-    try:
-        await docker.start_container(helper)
-        status = await docker.wait_container(helper, timeout=WAIT_TIMEOUT)
-        output = await docker.logs(helper, tail=LOG_TAIL) if status != 0 else ""
-    except HostError as exc:
-        return StepOutcome(step=description, ok=False, detail=f"helper failed: {exc.detail}")
-    finally:
-        with suppress(HostError):
-            await docker.remove_container(helper, force=True)
+    ran = await run_helper(session, helper_body(spec, spec.archive(started)))
+    if isinstance(ran, str):
+        return StepOutcome(step=description, ok=False, detail=ran)
+    status, output = ran
     tail = " | ".join(line for line in redact_text(output).splitlines() if line.strip())
     if status not in (0, TAR_CHANGED):
         return StepOutcome(
             step=description, ok=False, detail=f"tar exited {status}: {tail or 'no output'}"
         )
     size = await archive_size(session, path)
+    digest = await archive_sha256(session, path)
     changed = " (tar: some files changed while being read)" if status == TAR_CHANGED else ""
-    return StepOutcome(step=description, ok=True, detail=f"archive {path}, {size}{changed}")
+    return StepOutcome(
+        step=description,
+        ok=True,
+        detail=f"archive {path}, {size}, sha256 {digest}{changed}; to restore it: "
+        f"{restore_hint(spec, path)}",
+    )
+
+
+async def run_helper(
+    session: HostSession,
+    body: dict[str, Any],
+    *,
+    timeout: float = WAIT_TIMEOUT,
+    always_logs: bool = False,
+) -> tuple[int, str] | str:
+    """Create, start and wait for a helper container, then remove it: its exit status
+    and (when it failed, or ``always_logs``) its last log lines; or what went wrong."""
+    docker = session.docker
+    try:
+        helper = await docker.create_container(body, name=f"{HELPER_PREFIX}{secrets.token_hex(4)}")
+    except HostError as exc:
+        return f"helper not created: {exc.detail}"
+    try:
+        await docker.start_container(helper)
+        status = await docker.wait_container(helper, timeout=timeout)
+        output = await docker.logs(helper, tail=LOG_TAIL) if status != 0 or always_logs else ""
+    except HostError as exc:
+        return f"helper failed: {exc.detail}"
+    finally:
+        with suppress(HostError):
+            await docker.remove_container(helper, force=True)
+    return status, output
+
+
+def restore_hint(spec: BackupSpec, path: str) -> str:
+    """How a person puts the archive back (the volume's users stopped first)."""
+    users = ", ".join(spec.mounted_by)
+    stop = f"stop {users}, then " if users else ""
+    return (
+        f"{stop}docker run --rm -v {spec.volume}:{DATA_MOUNT} -v {spec.directory}:{BACKUP_MOUNT} "
+        f"--entrypoint sh {spec.image_name} -c 'find {DATA_MOUNT} -mindepth 1 -delete && "
+        f"tar -xzpf {BACKUP_MOUNT}/{posixpath.basename(path)} -C {DATA_MOUNT}'"
+        + (f", and start {users} again" if users else "")
+    )
+
+
+async def archive_sha256(session: HostSession, path: str) -> str:
+    """The archive's sha256 as ``sha256sum`` on the host computes it, or why not."""
+    try:
+        result = await session.run(["sha256sum", "--", path], check=False, timeout=WAIT_TIMEOUT)
+    except HostError as exc:
+        return f"unknown ({exc.detail})"
+    digest = result.stdout.split()[0] if result.ok and result.stdout.split() else ""
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return f"unknown (sha256sum exited {result.exit_status})"
+    return digest
 
 
 async def archive_size(session: HostSession, path: str) -> str:

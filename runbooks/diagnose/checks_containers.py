@@ -208,18 +208,54 @@ def _last_activity(stack: DiscoveredStack) -> datetime | None:
     return max(times, default=None)
 
 
+def _migrate_first(
+    facts: HostFacts, stack: DiscoveredStack, service: Service
+) -> tuple[tuple[Fix, ...], dict[str, str]]:
+    """``db.migrate`` before the restart when the stack's database explains a down app (no
+    tables, or its migration check failed); without a declared ``migrate_command``,
+    guidance naming the inventory key instead (evidence ``migrate_guidance``)."""
+    apps = stack.roles.apps or ((stack.roles.app,) if stack.roles.app else ())
+    if service.name not in apps:
+        return (), {}
+    empty = any(
+        d.stack == stack.name and d.status == "ok" and d.tables == 0 for d in facts.databases
+    )
+    pending = any(
+        m.stack == stack.name and m.exit_code not in (None, 0) for m in facts.migration_checks
+    )
+    if not (empty or pending):
+        return (), {}
+    why = "its database has no tables" if empty else "its migrations are pending"
+    if not stack.migrate_command:
+        key = f"environments.{facts.environment}.stacks.{stack.name}.migrate_command"
+        return (), {
+            "migrate_guidance": f"{why}: set {key} (an argv list) and stackbot can run the "
+            f"migrations (db.migrate) before starting {service.name}"
+        }
+    fix = Fix(
+        action="db.migrate",
+        params={"host": facts.host, "stack": stack.name},
+        destructive=True,
+        summary=f"{why}: run {stack.name}'s migrations (in a one-off container of "
+        f"{service.name}), then start it",
+    )
+    return (fix,), {}
+
+
 def _service_down(
     facts: HostFacts, stack: DiscoveredStack, service: Service, secrets: list[str]
 ) -> Finding:
     c = _newest(service.containers)
     state = c.state
     others = [x.name for x in service.containers if x.name != c.name]
+    migrate, guidance = _migrate_first(facts, stack, service)
     return make_finding(
         "container.down",
         Severity.CRITICAL,
         f"service {service.name} of {stack.project} is down: {_exit_phrase(c)}",
         container_subject(facts, c),
-        fixes=(_restart_fix(facts, c, f"bring service {service.name} back"),),
+        fixes=(*migrate, _restart_fix(facts, c, f"bring service {service.name} back")),
+        **guidance,
         service=service.name,
         containers=[x.name for x in service.containers],
         state=state.status,

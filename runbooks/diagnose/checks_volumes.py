@@ -8,7 +8,9 @@ is the one whose destination is the data dir or one of its parents.
 
 Sizes come from ``/system/df`` (``UsageData.Size``; -1 or absent: unknown). A
 local volume's ``CreatedAt`` is the modification time of its data directory,
-not its creation time: it is shown as evidence, never used to decide.
+not its creation time (for Postgres: its last start or stop). It decides one
+thing only, for a volume no container mounts: whether the current database's
+cluster was initialised after that volume was last used (``volume.orphaned_data``).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from runbooks.diagnose.subject import container_subject, subject
 
 __all__ = [
     "CHECKS",
+    "SCHEMA_ALLOWANCE",
+    "born_after",
     "check_ephemeral_data",
     "check_orphaned_data",
     "check_project_prefixed",
     "check_unused_volumes",
+    "cluster_born",
 ]
 
 DEFAULT_PGDATA = "/var/lib/postgresql/data"
@@ -60,6 +65,10 @@ _COMMON_WORDS = frozenset(
 _DB_WORDS = re.compile(r"postgres|pg|db|database|sql")
 _WRAPPERS = frozenset({"docker-entrypoint.sh", "tini", "dumb-init", "gosu", "su-exec", "--"})
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+# A migration gives a fresh cluster a schema (catalog rows, empty relations, and maybe one
+# more 16 MiB WAL segment): a volume born after the orphan was last used may grow by this
+# much and still count as emptier than the orphan.
+SCHEMA_ALLOWANCE = 16 * 1024 * 1024
 _CREATED_NOTE = (
     "CreatedAt of a local volume is the last modification time of its data directory, "
     "not its creation time"
@@ -266,14 +275,45 @@ def _declared_elsewhere(facts: HostFacts, project: str | None, own: str | None) 
 # --- volume.orphaned_data ------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Orphan:
+    volume: Volume
+    why: str
+    # the current cluster was initialised after the orphan was last used (True), before
+    # it (False: the current volume holds that data or older, e.g. restored), or unknown
+    born_after: bool | None
+
+
+def cluster_born(facts: HostFacts, c: ContainerDetails) -> datetime | None:
+    """When the cluster ``c`` serves was initialised (``pg_control_system()``), if read."""
+    return next(
+        (
+            d.cluster_initialized_at
+            for d in facts.databases
+            if d.db_container == c.name and d.cluster_initialized_at is not None
+        ),
+        None,
+    )
+
+
+def born_after(born: datetime | None, other: Volume) -> bool | None:
+    """Whether a cluster initialised at ``born`` is younger than ``other``'s last use (its
+    ``CreatedAt``: the last change of its data directory, i.e. its server's last start or
+    stop; both in whole seconds); None when either time is unknown."""
+    if born is None or other.created_at is None:
+        return None
+    return born >= other.created_at.replace(microsecond=0)
+
+
 def _orphan_candidates(
     facts: HostFacts, db: _Database, volumes: dict[str, Volume], mounted: dict[str, list[str]]
-) -> list[tuple[Volume, str]]:
+) -> list[_Orphan]:
     c = db.container
     current_name = db.mount.name if db.mount and db.mount.type == "volume" else None
     current = volumes.get(current_name) if current_name else None
     named = current_name is not None and not _anonymous(current_name, current)
-    out: list[tuple[Volume, str]] = []
+    born = cluster_born(facts, c)
+    out: list[_Orphan] = []
     for other in volumes.values():
         if other.name == current_name or other.name in mounted or _anonymous(other.name, other):
             continue
@@ -304,24 +344,39 @@ def _orphan_candidates(
         size, base = _size(other), (_size(current) if current is not None else None)
         if size is None or size <= 0:
             continue
-        if named and (base is None or size <= base):
+        after = born_after(born, other) if named else None
+        if after is False:
+            continue  # the cluster in use predates the orphan's last use: not the newer one
+        if named:
+            # Born after the orphan was last used (seed 000's order): a schema does not make
+            # it the fuller one. Otherwise only sizes speak.
+            allowance = SCHEMA_ALLOWANCE if after else 0
+            if base is None or size + allowance <= base:
+                continue
+        elif base is not None and size <= base:
             continue
-        if not named and base is not None and size <= base:
-            continue
-        out.append((other, why))
-    return sorted(out, key=lambda item: (-(_size(item[0]) or 0), item[0].name))
+        out.append(_Orphan(other, why, after))
+    return sorted(out, key=lambda o: (-(_size(o.volume) or 0), o.volume.name))
 
 
 def check_orphaned_data(facts: HostFacts) -> list[Finding]:
     """``volume.orphaned_data``: a database's current data volume V, and another volume O
-    that no container mounts (running or not), that is larger than V (both sizes
-    known), and that is V's earlier copy: the same compose volume key under another
-    project, or the same name after the project prefix (``multivendor_postgres_data``
-    vs ``indexo-staging_postgres_data``; generic keys such as ``data`` alone do not
-    count). When the data is on an anonymous volume or in the container layer, O is
-    an unmounted volume of the same compose project with a database-like name. Volumes
-    of another stack the inventory declares on this host are left out. Fix: back O up;
-    pointing the service at it is left to a human."""
+    that no container mounts (running or not), that is V's earlier copy: the same
+    compose volume key under another project, or the same name after the project
+    prefix (``multivendor_postgres_data`` vs ``indexo-staging_postgres_data``;
+    generic keys such as ``data`` alone do not count), and that holds more.
+
+    Which is newer and emptier: when the diagnosis read V's cluster initialisation
+    time (``db.*`` facts), a cluster initialised before O was last used (O's
+    ``CreatedAt``) is not the newer one: V holds O's data or older (after
+    ``volume.restore``), nothing is reported. A cluster initialised after it is seed
+    000's order: O is reported while it is larger than V less ``SCHEMA_ALLOWANCE``
+    (a migration of the empty V does not hide it). With the time unknown, O must be
+    larger than V (both sizes known). When the data is on an anonymous volume or in the
+    container layer, O is an unmounted volume of the same compose project with a
+    database-like name. Volumes of another stack the inventory declares on this host
+    are left out. Fixes: back O up; and, when the order is known (V born after O's last
+    use), ``volume.restore`` (destructive) copies O back into V after archiving V."""
     volumes, mounted = _volumes(facts), _mounted(facts)
     findings: list[Finding] = []
     for db in _databases(facts):
@@ -329,14 +384,33 @@ def check_orphaned_data(facts: HostFacts) -> list[Finding]:
         current_name = db.mount.name if db.mount and db.mount.type == "volume" else None
         current = volumes.get(current_name) if current_name else None
         where = current_name or ("a tmpfs" if db.mount else "the container layer")
-        for other, why in _orphan_candidates(facts, db, volumes, mounted):
+        born = cluster_born(facts, c)
+        for orphan in _orphan_candidates(facts, db, volumes, mounted):
+            other = orphan.volume
             key = c.compose_service or "db"
             summary = (
                 f"archive {other.name} first. To use it again, declare it in the compose file "
                 f"as an external volume (name: {other.name}, external: true) mounted at "
-                f"{db.data_dir} for service {key}, then recreate that service; stackbot does "
-                "not swap volumes itself"
+                f"{db.data_dir} for service {key}, then recreate that service; or copy it "
+                f"back into {where} (volume.restore)"
             )
+            fixes = [
+                Fix(
+                    action="volume.backup",
+                    params={"host": facts.host, "volume": other.name},
+                    summary=summary,
+                )
+            ]
+            if orphan.born_after and current_name:
+                fixes.append(
+                    Fix(
+                        action="volume.restore",
+                        params={"host": facts.host, "container": c.name, "volume": other.name},
+                        destructive=True,
+                        summary=f"stop {c.name}, archive {current_name}, copy {other.name} "
+                        f"into it, start {c.name} and count the rows",
+                    )
+                )
             findings.append(
                 make_finding(
                     "volume.orphaned_data",
@@ -344,23 +418,24 @@ def check_orphaned_data(facts: HostFacts) -> list[Finding]:
                     f"{c.name} keeps its data on {where} ({human_size(_size(current))}) while "
                     f"unmounted volume {other.name} holds {human_size(_size(other))}",
                     container_subject(facts, c, volume=other.name),
-                    fixes=(
-                        Fix(
-                            action="volume.backup",
-                            params={"host": facts.host, "volume": other.name},
-                            summary=summary,
-                        ),
-                    ),
+                    fixes=tuple(fixes),
                     db_container=c.name,
                     data_dir=db.data_dir,
                     current_volume=current_name,
                     current_volume_created=_created(current),
                     current_volume_size=_size(current),
+                    current_cluster_initialized=born.isoformat() if born else None,
                     orphaned_volume=other.name,
                     orphaned_volume_project=other.compose_project,
                     orphaned_volume_created=_created(other),
                     orphaned_volume_size=_size(other),
-                    match=why,
+                    match=orphan.why,
+                    order=(
+                        None
+                        if orphan.born_after is None
+                        else f"the cluster on {where} was initialised after {other.name} "
+                        "was last used"
+                    ),
                     created_note=_CREATED_NOTE,
                 )
             )

@@ -49,6 +49,7 @@ STACKS = {
               "migration_check_command": CHECK},
     # S1's stack, declared with a migrate command that prints its environment and fails
     "indexo": {"compose_project": "indexo-staging", "migrate_command": LEAKY},
+    "shop-leaky": {"compose_project": "shop", "migrate_command": LEAKY},
     # declared without a migrate command (and not running: refused before looking)
     "no-migrate": {"compose_project": "no-migrate"},
 }  # fmt: skip
@@ -192,7 +193,7 @@ def test_s2_create_then_migrate_the_dropped_database(
     assert not codes(diagnosis(inventory), "shop") & {"db.missing", "db.empty"}
 
 
-def test_s4_migrate_refuses_while_the_app_is_stopped_then_migrates(
+def test_s4_migrate_while_the_app_is_stopped_then_starts_it(
     lab: Lab, inventory: Inventory, tmp_path: Path, backups: Path, results: list[ActionResult]
 ) -> None:
     ensure_scenario(lab, "S4")
@@ -200,22 +201,16 @@ def test_s4_migrate_refuses_while_the_app_is_stopped_then_migrates(
     assert refused.status == "refused"
     assert "environments.lab.stacks.no-migrate.migrate_command" in refused.message
 
-    _, refused = run(
-        inventory, "db.migrate", tmp_path, results, stack="hanna", backup_directory=str(backups)
-    )
-    assert refused.status == "refused" and not refused.changed
-    assert "start hanna_backend_1 first (container.restart)" in refused.message
     assert tables(lab, "hanna_db_1", "hanna", "hanna") == set()
-
-    backend = lab.docker("h1").containers.get("hanna_backend_1")
-    backend.start()
-    backend.reload()
-    assert backend.status == "running"
+    # the app is down (seed 003): the migration runs in a one-off container of its
+    # service (compose run --rm --no-deps), then the app is started and watched
     plan, migrated = run(
         inventory, "db.migrate", tmp_path, results, stack="hanna", backup_directory=str(backups)
     )
-    assert plan.before["migration_check"] == "exit 1"
+    assert plan.before["migration_check"] == "app not running", plan.before
     assert migrated.status == "applied", migrated.message
+    backend = lab.docker("h1").containers.get("hanna_backend_1")
+    assert backend.status == "running"
     assert migrated.post_check is not None and migrated.post_check.cleared
     assert {"app_migrations", "customers", "orders"} <= tables(lab, "hanna_db_1", "hanna", "hanna")
     assert "db.empty" not in codes(diagnosis(inventory), "hanna")
@@ -307,11 +302,12 @@ def test_prune_removes_stopped_containers_and_dangling_images_never_volumes(
 def test_planted_secrets_never_reach_a_result(
     lab: Lab, inventory: Inventory, tmp_path: Path, backups: Path, results: list[ActionResult]
 ) -> None:
-    ensure_scenario(lab, "S1")
-    # indexo's declared migrate command prints the app's environment and fails
+    ensure_scenario(lab, "healthy")  # (S1's indexo: refused while its data is orphaned)
+    # this declared migrate command prints the app's environment and fails
     _, failed = run(
-        inventory, "db.migrate", tmp_path, results, stack="indexo", backup_directory=str(backups)
-    )
+        inventory, "db.migrate", tmp_path, results, stack="shop-leaky",
+        backup_directory=str(backups),
+    )  # fmt: skip
     assert failed.status == "failed" and not failed.outcomes[-1].ok
     assert "exited 3" in failed.message and "failing on purpose" in failed.message
     assert "DATABASE_URL=" in failed.message and "***" in failed.message

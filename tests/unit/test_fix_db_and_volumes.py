@@ -43,6 +43,7 @@ class WritingDocker(FakeDocker):
     created: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     execs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
 
     async def exec_run(self, ref: str, argv: Sequence[str], *, timeout: float = 60) -> ExecResult:
         self.execs.append((ref, tuple(argv)))
@@ -64,6 +65,14 @@ class WritingDocker(FakeDocker):
 
     async def start_container(self, ref: str) -> None:
         await self.log.around("start_container")
+        self.started.append(ref)
+        found = self.details.get(ref)
+        if found is not None:  # it runs now: settle() sees it up
+            state = found.state.model_copy(update={"status": "running", "running": True})
+            running = found.model_copy(update={"state": state})
+            for key, value in list(self.details.items()):
+                if value.id == found.id:
+                    self.details[key] = running
 
     async def remove_container(self, ref: str, *, force: bool = False) -> None:
         self.removed.append(ref)
@@ -135,8 +144,18 @@ def summaries(containers: Sequence[ContainerDetails]) -> list[ContainerSummary]:
     ]
 
 
-def stat_handler(size: str = "4096") -> Any:
+DIGEST = "5e" * 32
+
+
+def stat_handler(size: str = "4096", commands: Mapping[str, CommandResult] | None = None) -> Any:
+    """Answers stat and sha256sum of an archive, and ``commands`` by the argv's text."""
+
     def handler(argv: tuple[str, ...]) -> CommandResult:
+        if argv[:2] == ("sha256sum", "--"):
+            return completed(argv, f"{DIGEST}  {argv[2]}\n")
+        for fragment, result in (commands or {}).items():
+            if fragment in " ".join(argv):
+                return result.model_copy(update={"argv": argv})
         assert argv[:3] == ("stat", "-c", "%s"), argv
         return completed(argv, f"{size}\n")
 
@@ -154,6 +173,8 @@ def make_session(
     wait_status: int = 0,
     freed: dict[str, int] | None = None,
     stat: str = "4096",
+    commands: Mapping[str, CommandResult] | None = None,
+    files: Mapping[str, bytes] | None = None,
 ) -> tuple[Session, WritingDocker]:
     answers = dict(execs or {})
 
@@ -172,7 +193,14 @@ def make_session(
         freed=freed or {},
     )
     host = fake_host().model_copy(update={"stacks": dict(stacks or {})})
-    return Session(docker=docker, db=db, host=host, handler=stat_handler(stat)), docker
+    session = Session(
+        docker=docker,
+        db=db or FakeDatabase({"pg_control_system": []}),
+        host=host,
+        handler=stat_handler(stat, commands),
+        files=dict(files or {}),
+    )
+    return session, docker
 
 
 def leaks(*models: BaseModel | Sequence[BaseModel]) -> bool:
@@ -233,6 +261,7 @@ def create_db(*, exists: bool = False, owner: bool = True, may: bool = True) -> 
             "from pg_database": [("shop",)] if exists else [],
             "rolname = %s": [(1,)] if owner else [],
             "current_user": [(may,)],
+            "pg_control_system": [],
         }
     )
 
@@ -248,7 +277,9 @@ async def test_db_create_connects_as_the_db_containers_superuser_and_plans_quote
     assert [s.call for s in plan.steps] == ['CREATE DATABASE "shop" OWNER "shop"']
     assert plan.before == {"server": "shop-db-1", "database": "absent", "owner": "present"}
     db = next(c for c in stack if c.name == "shop-db-1")
-    (connect,) = fake.connects
+    # first the cluster's age (does volume.orphaned_data stand?), then the plan's reads
+    first, connect = fake.connects
+    assert first == connect
     assert connect["address"] == next(iter(db.networks.values())).ip_address
     assert (connect["user"], connect["password"], connect["db"]) == (
         "shop",
@@ -328,8 +359,11 @@ async def test_db_migrate_without_a_declared_migrate_command_names_the_key_to_se
     assert docker.execs == []
 
 
-async def test_db_migrate_refuses_while_the_app_container_is_stopped() -> None:
-    stack = [
+V2 = {"docker compose version --short": completed((), "2.40.3\n")}
+
+
+def stopped_backend(stack: list[ContainerDetails]) -> list[ContainerDetails]:
+    return [
         c
         if c.name != "shop-backend-1"
         else container(
@@ -339,15 +373,42 @@ async def test_db_migrate_refuses_while_the_app_container_is_stopped() -> None:
             state="exited",
             env={"DATABASE_URL": f"postgresql://shop:{PLANTED_SECRET}@db:5432/shop"},
             networks=["shop_default"],
+            environment_file="/srv/shop/.env.prod",
         )
-        for c in lab_stack()
+        for c in stack
     ]
+
+
+async def test_db_migrate_with_the_app_down_runs_a_one_off_container_then_starts_the_app() -> None:
     cfg = StackConfig(migrate_command=MIGRATE, migration_check_command=CHECK)
-    fake, docker = make_session(stack, stacks={"shop": cfg})
-    plan = await fix_db_migrate.plan(ReadOnlyHost(fake), migrate_params())
-    assert plan.refusal is not None
-    assert "start shop-backend-1 first (container.restart)" in plan.refusal
-    assert docker.execs == []
+    ran = completed((), "  Applying 0001_initial... OK\n")
+    fake, docker = make_session(
+        stopped_backend(lab_stack()),
+        stacks={"shop": cfg},
+        volumes=["shop_pgdata"],
+        commands={**V2, " run --rm ": ran},
+        files={"/srv/shop/.env.prod": b"X=1\n"},
+    )
+    params = migrate_params().model_copy(update={"settle": 0.0})
+    plan = await fix_db_migrate.plan(ReadOnlyHost(fake), params)
+    assert plan.refusal is None, plan.refusal
+    assert [s.description.split()[0] for s in plan.steps] == ["archive", "run", "start"]
+    assert plan.before["migration_check"] == "app not running"
+    assert plan.steps[1].call == (
+        "env DOCKER_HOST=unix:///var/run/docker.sock docker compose -p shop "
+        "--project-directory /srv/shop -f /srv/shop/docker-compose.yml "
+        "--env-file /srv/shop/.env.prod run --rm --no-deps -T -- backend "
+        "python3 /app/manage.py migrate"
+    )
+    assert docker.execs == []  # the check cannot run in a stopped container
+
+    outcomes = await fix_db_migrate.apply(fake, params, plan)
+    assert [o.ok for o in outcomes] == [True, True, True], outcomes
+    assert "Applying 0001_initial" in outcomes[1].detail
+    assert docker.started == ["helper-id", docker.details["shop-backend-1"].id]
+    assert docker.details["shop-backend-1"].state.running
+    run = next(argv for argv in fake.commands if "run" in argv)
+    assert run[run.index("--") + 1 :] == ("backend", *MIGRATE)
 
 
 async def test_db_migrate_plan_is_empty_when_the_check_passes() -> None:
@@ -382,7 +443,9 @@ async def test_db_migrate_backs_up_the_data_volume_first_then_migrates() -> None
     outcomes = await fix_db_migrate.apply(fake, migrate_params(), plan)
     assert [o.ok for o in outcomes] == [True, True]
     assert "archive /var/backups/stackbot/shop_pgdata-" in outcomes[0].detail
-    assert outcomes[0].detail.endswith(".tar.gz, 123456 bytes")
+    assert f".tar.gz, 123456 bytes, sha256 {DIGEST}; to restore it: stop shop-db-1" in (
+        outcomes[0].detail
+    )
     ((name, body),) = docker.created
     assert name.startswith("stackbot-backup-")
     assert body["HostConfig"]["Binds"][0] == "shop_pgdata:/data:ro"
@@ -503,7 +566,7 @@ async def test_backup_with_an_image_param_uses_that_local_image_only() -> None:
     assert plan.refusal is None and len(plan.steps) == 1
     assert any("two archives" in note for note in plan.notes)  # not idempotent, and says so
     outcomes = await fix_volume_backup.apply(fake, params, plan)
-    assert outcomes[0].ok and outcomes[0].detail.endswith(".tar.gz, 4096 bytes")
+    assert outcomes[0].ok and f".tar.gz, 4096 bytes, sha256 {DIGEST};" in outcomes[0].detail
     ((_, body),) = docker.created
     assert body["Image"] == busybox.id and "Tmpfs" not in body["HostConfig"]
 
