@@ -15,13 +15,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from bot.config.models import Inventory, ResolvedHost
-from bot.errors import HostError, UnknownEnvironment, UsageError
+from bot.errors import HostError, HostUnreachable, UnknownEnvironment, UsageError
 from bot.outcome import ErrorInfo, HostOutcome, RunOutcome
 from bot.runbook import Runbook
 from bot.session import HostSession
 from bot.transport import Transport
 
 T = TypeVar("T", bound=BaseModel)
+GRACE = 0.5  # past a runbook's own deadline: time to hand back what it read
 
 
 def environment_hosts(
@@ -45,8 +46,14 @@ async def on_each_host(
     work: Callable[[HostSession], Awaitable[T]],
     result_type: type[T],
     on_host_done: Callable[[HostOutcome[T]], Awaitable[None]] | None = None,
+    deadline: float | None = None,
 ) -> list[HostOutcome[T]]:
-    """Run ``work`` with a session on every host concurrently; errors stay per host."""
+    """Run ``work`` with a session on every host concurrently; errors stay per host.
+
+    ``deadline`` bounds each host as a whole, the SSH connect included: a host that
+    has not answered by then is an error outcome ("no answer within N s"), and the
+    others' results are not held up (the work's own deadline, where it has one,
+    ends it first with what it read)."""
     outcome_type = HostOutcome[result_type]  # type: ignore[valid-type]
 
     async def one(host: ResolvedHost) -> HostOutcome[T]:
@@ -58,8 +65,19 @@ async def on_each_host(
     async def read(host: ResolvedHost) -> HostOutcome[T]:
         started = time.monotonic()
         try:
-            async with transport.session(host) as session:
-                result = await work(session)
+            async with asyncio.timeout(None if deadline is None else deadline + GRACE):
+                async with transport.session(host) as session:
+                    result = await work(session)
+        except TimeoutError:
+            exc = HostUnreachable(
+                host.label, f"no answer within the {deadline:g} s deadline (connecting included)"
+            )
+            return outcome_type(
+                host=host.name,
+                label=host.label,
+                duration=time.monotonic() - started,
+                error=ErrorInfo.from_error(exc),
+            )
         except HostError as exc:
             return outcome_type(
                 host=host.name,
@@ -87,8 +105,14 @@ async def run_runbook(
     hosts = environment_hosts(inventory, env, only_hosts)
     started_at = datetime.now(UTC)
     started = time.monotonic()
+    deadline = getattr(params, "deadline", None)
     outcomes = await on_each_host(
-        transport, hosts, lambda session: runbook.run(session, params), runbook.result, on_host_done
+        transport,
+        hosts,
+        lambda session: runbook.run(session, params),
+        runbook.result,
+        on_host_done,
+        deadline=float(deadline) if isinstance(deadline, int | float) else None,
     )
     return RunOutcome[runbook.result](  # type: ignore[name-defined]
         environment=env,

@@ -16,6 +16,12 @@ States::
        └─request_approval─▶ awaiting_approval ─approve─▶ approved
                                │                 └─deny─▶ denied
     pending / awaiting_approval / approved ──(expires_at passed)──▶ expired
+    claimed ──(not finished within CLAIM_LIMIT: its process died)──▶ failed
+
+A claim is never taken again, even when the process that took it was killed
+(the action may have run half-way): the button says so, ``expire_old`` marks
+the claim abandoned, and the command run again gives a fresh button. Nothing
+else waits on a claim: the environment's locks die with the process.
 
 All times are the database's (``now()``), so replicas agree. The table lives
 in the audit database (migration step 2), reached through ``AuditStore``'s
@@ -42,6 +48,8 @@ from bot.redact import REDACTED, JSONData, is_secret_key, redact_data
 
 DEFAULT_TTL = timedelta(minutes=15)
 DEFAULT_APPROVAL_TTL = timedelta(minutes=15)
+CLAIM_LIMIT = timedelta(hours=2)  # longer than any action runs (migrate, backup: 30 min each)
+ABANDONED = "abandoned: never finished (the process running it stopped)"
 
 
 class Status(StrEnum):
@@ -332,7 +340,8 @@ class PendingActions:
         return [PendingAction.model_validate(r) for r in rows]
 
     async def expire_old(self) -> list[PendingAction]:
-        """Mark every open action past its expiry ``expired``; return them (to edit buttons)."""
+        """Mark every open action past its expiry ``expired``, and every claim older than
+        ``CLAIM_LIMIT`` ``failed`` (abandoned); return them (to edit buttons)."""
         async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(
                 "UPDATE pending_actions SET status = 'expired' "  # noqa: S608 (constant columns)
@@ -340,6 +349,13 @@ class PendingActions:
                 f"AND expires_at <= now() RETURNING {COLUMNS}"
             )
             rows = await cur.fetchall()
+            await cur.execute(
+                "UPDATE pending_actions SET status = 'failed', finished_at = now(), "  # noqa: S608
+                "result = %s WHERE status = 'claimed' AND claimed_at <= now() - %s "
+                f"RETURNING {COLUMNS}",
+                (Jsonb({"error": ABANDONED}), CLAIM_LIMIT),
+            )
+            rows += await cur.fetchall()
         return [PendingAction.model_validate(r) for r in rows]
 
     # ── internals ────────────────────────────────────────────────────────────
@@ -409,6 +425,8 @@ def explain(
         return PendingWrongState(f"already finished ({status}) at {_at(row.finished_at)}", row)
     if status in CLAIMED_OR_AFTER:
         ended = f"; it has finished: {status.value}" if status is not Status.CLAIMED else ""
+        if status is Status.CLAIMED and row.claimed_at and row.claimed_at <= now - CLAIM_LIMIT:
+            ended = f"; it {ABANDONED.removeprefix('abandoned: ')}: run the command again"
         return PendingAlreadyClaimed(
             f"already claimed by {row.claimed_by} at {_at(row.claimed_at)}{ended}", row
         )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from bot.docker_objects import ContainerDetails
-from bot.errors import HostError
+from bot.errors import DockerObjectNotFound, HostError
 from bot.session import DockerEngine
 
 SETTLE_SECONDS = 10.0
@@ -51,8 +51,10 @@ async def settle(
         elapsed = time.monotonic() - started
         try:
             found = [await docker.inspect_container(ref) for ref in refs]
-        except HostError as exc:
+        except DockerObjectNotFound as exc:
             return Settled(ok=False, seconds=elapsed, detail=f"it is gone: {exc.detail}")
+        except HostError as exc:
+            return Settled(ok=False, seconds=elapsed, detail=f"cannot watch it: {exc.detail}")
         for c in found:
             restarts = c.restart_count
             first.setdefault(c.id, restarts)

@@ -42,7 +42,10 @@ async def advisory_environment_lock(
             store.conninfo, autocommit=True, application_name=name, connect_timeout=5
         )
     except psycopg.Error as exc:
-        raise AuditUnavailable(f"{store.label} cannot hold the environment lock: {exc}") from exc
+        raise AuditUnavailable(
+            f"refused: {store.label} cannot hold the environment lock ({_first_line(exc)}); "
+            "nothing was changed"
+        ) from exc
     try:
         deadline = time.monotonic() + wait
         while not await _try_lock(conn, key):
@@ -66,8 +69,16 @@ async def _try_lock(conn: psycopg.AsyncConnection[Any], key: int) -> bool:
         cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
         row = await cur.fetchone()
     except psycopg.Error as exc:
-        raise AuditUnavailable(f"the environment lock cannot be taken: {exc}") from exc
+        raise AuditUnavailable(
+            f"refused: the environment lock cannot be taken ({_first_line(exc)}); "
+            "nothing was changed"
+        ) from exc
     return bool(row and row[0])
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 async def _holder(conn: psycopg.AsyncConnection[Any], key: int) -> str:

@@ -14,11 +14,11 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
@@ -26,6 +26,7 @@ from bot.config.models import ResolvedHost, SSHEndpoint, SSHSettings
 from bot.errors import (
     AuthenticationFailed,
     CommandTimeout,
+    DockerUnavailable,
     HostError,
     HostUnreachable,
 )
@@ -34,6 +35,8 @@ from bot.transport.completed import command_result
 from bot.transport.docker_engine import DockerEngineClient
 from bot.transport.hostkeys import explain_rejection, known_hosts_path
 from bot.transport.postgres import open_database
+
+T = TypeVar("T")
 
 
 class _Client(asyncssh.SSHClient):
@@ -44,6 +47,25 @@ class _Client(asyncssh.SSHClient):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+
+
+class _ForwardedDocker(DockerEngineClient):
+    """The Docker API through a forwarded channel: when the SSH connection under it is
+    lost (sshd killed, host rebooted), a failed call says that, not "Docker does not answer"."""
+
+    def __init__(self, *args: Any, lost: Callable[[], bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lost = lost
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return await super()._call(fn)
+        except DockerUnavailable as exc:
+            if not self._lost():
+                raise
+            raise HostUnreachable(
+                self._host, "lost the SSH connection (sshd stopped, or the host went away)"
+            ) from exc
 
 
 @dataclass
@@ -101,10 +123,11 @@ class SSHPool:
                 await self._discard(key)
             conn, client, tunnel = await self._connect(host)
             pooled = _Pooled(conn=conn, client=client, tunnel=tunnel)
-            pooled.docker = DockerEngineClient(
+            pooled.docker = _ForwardedDocker(
                 lambda: self._forward_docker(host, pooled),
                 host_label=host.label,
                 remote_socket=host.docker_socket,
+                lost=lambda: not pooled.usable,
             )
             self._pooled[key] = pooled
             self._start_reaper()
