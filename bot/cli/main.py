@@ -17,22 +17,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from bot.audit.setup import open_trail
-from bot.audit.trail import AuditTrail
 from bot.cli import audit, fix, oncall
 from bot.config import Inventory, find_config, load_inventory
-from bot.config.loader import describe_validation_error
-from bot.diagnosis import build_report
-from bot.engine import environment_hosts, run_runbook
-from bot.errors import StackbotError, UsageError
+from bot.engine import environment_hosts
+from bot.errors import StackbotError
+from bot.executor import Sessions
+from bot.operations import Operations, ReportSpec, Requester, render_outcome, report_specs
+from bot.operations.params import validated
 from bot.ownership import shared_engine_warnings
 from bot.probe import HostProbe, probe_hosts
 from bot.render.json_output import render_json
 from bot.render.report import render_report, report_json
-from bot.render.terminal import render_terminal
 from bot.transport import Transport
 from runbooks import load_runbook
 
@@ -79,24 +77,42 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(sub)
     oncall.add_parsers(sub)
 
-    for name, help_text in (
-        ("disk", "filesystem, inode and Docker disk usage of each host"),
-        ("volumes", "every Docker volume: size, created, labels, who mounts it"),
-    ):
-        cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("env", metavar="ENV", help="environment from the inventory")
-        cmd.add_argument("--host", action="append", default=[], help="only this host (repeat)")
-        cmd.add_argument("--format", choices=("table", "json"), default="table")
-        if name == "volumes":
-            cmd.add_argument("--project", help="only volumes of this compose project")
+    for spec in report_specs().values():
+        add_report_parser(sub, spec)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def add_report_parser(sub: Any, spec: ReportSpec) -> None:
+    """``stackbot NAME ENV [WORD…] [--option VALUE…]``, from the report's ``Params``."""
+    cmd = sub.add_parser(spec.name, help=spec.title, description=spec.runbook.summary)
+    cmd.set_defaults(report=spec)
+    cmd.add_argument("env", metavar="ENV", help="environment from the inventory")
+    for option in spec.options:
+        kind: dict[str, Any] = {"help": option.help}
+        if option.kind == "int":
+            kind["type"] = int
+        elif option.kind == "float":
+            kind["type"] = float
+        if option.choices:
+            kind["choices"] = option.choices
+        if option.positional:
+            cmd.add_argument(option.name, metavar=option.metavar, **kind)
+        elif option.kind == "flag":
+            cmd.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        elif option.kind == "list":
+            cmd.add_argument(option.flag, dest=option.name, action="append", **kind)
+        else:
+            cmd.add_argument(option.flag, dest=option.name, metavar=option.metavar, **kind)
+    cmd.add_argument("--host", action="append", default=[], help="only this host (repeat)")
+    cmd.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def main(argv: Sequence[str] | None = None, *, transport: Sessions | None = None) -> int:
+    """The ``stackbot`` command. ``transport``: the seam tests put fake hosts behind."""
     args = build_parser().parse_args(argv)
     err = Console(stderr=True, highlight=False)
     try:
-        return asyncio.run(_dispatch(args, err))
+        return asyncio.run(_dispatch(args, err, transport))
     except StackbotError as exc:
         if args.debug:
             raise
@@ -116,20 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-async def _dispatch(args: argparse.Namespace, err: Console) -> int:
+async def _dispatch(args: argparse.Namespace, err: Console, transport: Sessions | None) -> int:
     inventory = load_inventory(find_config(args.config, os.environ))
     if args.command == "check-config":
         return await _check_config(inventory, args, err)
-    if args.command == "diagnose":
-        # Bad arguments and names fail before the audit trail opens.
-        _params(load_runbook("diagnose").params, {"stack": args.stack, "deadline": args.deadline})
-        environment_hosts(inventory, args.env, args.host)
-        async with open_trail(inventory) as trail:
-            return await _diagnose(inventory, args, err, trail)
-    if args.command == "fix":
-        environment_hosts(inventory, args.env)
-        async with open_trail(inventory) as trail:
-            return await fix.run_fix(inventory, args, err, _stdout(), trail)
     if args.command == "serve":
         from bot.slack.serve import serve  # Slack's libraries load only for the bot
 
@@ -141,43 +147,33 @@ async def _dispatch(args: argparse.Namespace, err: Console) -> int:
         return await oncall.run_oncall(inventory, args, _stdout())
     if args.command == "incidents":
         return await oncall.run_incidents(inventory, args, _stdout())
-    return await _report(inventory, args, err)
+    # Bad arguments and names fail before the audit trail opens.
+    if args.command == "diagnose":
+        validated(load_runbook("diagnose").params, {"stack": args.stack, "deadline": args.deadline})
+        environment_hosts(inventory, args.env, args.host)
+    elif args.command == "fix":
+        environment_hosts(inventory, args.env)
+    else:
+        args.report.validate(_report_params(args))
+        environment_hosts(inventory, args.env, args.host)
+    async with open_trail(inventory) as trail, Transport(inventory.ssh) as own:
+        operations = Operations(inventory, trail=trail, transport=transport or own)
+        if args.command == "diagnose":
+            return await _diagnose(operations, args, err)
+        if args.command == "fix":
+            return await fix.run_fix(operations, args, err, _stdout(), _requester())
+        return await _report(operations, args, err)
 
 
-async def _diagnose(
-    inventory: Inventory, args: argparse.Namespace, err: Console, trail: AuditTrail | None = None
-) -> int:
-    """Diagnose; a ``trail`` gets ``requested`` and ``diagnosed`` (counts, codes; no evidence)."""
-    runbook = load_runbook("diagnose")
-    params = _params(runbook.params, {"stack": args.stack, "deadline": args.deadline})
-    hosts = environment_hosts(inventory, args.env, args.host)
-    request = None
-    if trail is not None:
-        request = trail.request(
-            actor=getpass.getuser(),
-            surface="cli",
-            environment=args.env,
-            action="diagnose",
-            stack=args.stack,
-        )
-        await request.record("requested", {"hosts": [h.name for h in hosts]})
-    async with Transport(inventory.ssh) as transport:
-        with err.status(f"Diagnosing {args.env} ({_plural(len(hosts), 'host')})…"):
-            outcome = await run_runbook(
-                transport, inventory, args.env, runbook, params, only_hosts=args.host
-            )
-    report = build_report(outcome)
-    if request is not None:
-        await request.record(
-            "diagnosed",
-            {
-                "verdict": str(report.verdict),
-                "counts": report.counts,
-                "codes": sorted({f.code for f in report.findings}),
-                "findings": [f.id for f in report.findings],
-                "unreached": [h.host for h in report.hosts if not h.reached],
-                "duration": round(report.duration, 3),
-            },
+def _requester() -> Requester:
+    return Requester(actor=getpass.getuser(), surface="cli")
+
+
+async def _diagnose(operations: Operations, args: argparse.Namespace, err: Console) -> int:
+    hosts = environment_hosts(operations.inventory, args.env, args.host)
+    with err.status(f"Diagnosing {args.env} ({_plural(len(hosts), 'host')})…"):
+        report = await operations.diagnose(
+            _requester(), args.env, stack=args.stack, hosts=args.host, deadline=args.deadline
         )
     out = _stdout()
     if args.format == "json":
@@ -187,32 +183,28 @@ async def _diagnose(
     return EXIT_CRITICAL if report.critical else EXIT_OK
 
 
-async def _report(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
-    runbook = load_runbook(args.command)
-    params = _params(runbook.params, {"project": getattr(args, "project", None)})
-    hosts = environment_hosts(inventory, args.env, args.host)
+def _report_params(args: argparse.Namespace) -> dict[str, Any]:
+    spec: ReportSpec = args.report
+    return {option.name: getattr(args, option.name, None) for option in spec.options}
+
+
+async def _report(operations: Operations, args: argparse.Namespace, err: Console) -> int:
+    """Any report runbook (disk, volumes, logs, ps…): the same code for each."""
+    spec: ReportSpec = args.report
+    hosts = environment_hosts(operations.inventory, args.env, args.host)
     out = _stdout()
-    async with Transport(inventory.ssh) as transport:
-        with err.status(f"{runbook.title} — {args.env} ({_plural(len(hosts), 'host')})…"):
-            outcome = await run_runbook(
-                transport, inventory, args.env, runbook, params, only_hosts=args.host
-            )
+    with err.status(f"{spec.title} — {args.env} ({_plural(len(hosts), 'host')})…"):
+        outcome = await operations.report(
+            _requester(), spec.name, args.env, _report_params(args), hosts=args.host
+        )
     if args.format == "json":
         out.print(render_json(outcome), markup=False, highlight=False, soft_wrap=True)
     else:
-        render_terminal(outcome, out)
+        render_outcome(outcome, out)
     if outcome.failed:
         return EXIT_HOST_FAILED
     critical = any(getattr(h.result, "level", None) == "critical" for h in outcome.hosts)
     return EXIT_CRITICAL if critical else EXIT_OK
-
-
-def _params(model: type[BaseModel], given: dict[str, Any]) -> BaseModel:
-    accepted = {k: v for k, v in given.items() if v is not None and k in model.model_fields}
-    try:
-        return model.model_validate(accepted)
-    except ValidationError as exc:
-        raise UsageError("; ".join(describe_validation_error(exc))) from exc
 
 
 async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:

@@ -16,16 +16,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.config.models import Inventory
-from bot.diagnosis import DiagnosisReport, build_report
-from bot.engine import run_runbook
+from bot.diagnosis import DiagnosisReport
 from bot.findings import Severity
 from bot.oncall.intake import AlertSink, IntakeResult
 from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT, Alert
 from bot.oncall.service import OnCall
+from bot.operations import WATCHER, Operations
 from bot.redact import redact_text
 from bot.transport import Transport
-from runbooks import load_runbook
 
 _log = logging.getLogger("stackbot.watcher")
 TICK = timedelta(seconds=15)  # how often the loop looks for a watch that is due
@@ -60,19 +58,22 @@ def finding_alerts(report: DiagnosisReport) -> list[Alert]:
     return alerts
 
 
-async def diagnose_environment(inventory: Inventory, env: str) -> DiagnosisReport:
-    runbook = load_runbook("diagnose")
-    async with Transport(inventory.ssh) as transport:
-        outcome = await run_runbook(transport, inventory, env, runbook, runbook.params())
-    return build_report(outcome)
-
-
 class Watcher:
+    """``diagnose``: how an environment is read (``serve`` passes its operations' diagnose,
+    on the process's one transport, audited as the ``watcher``). Without it the watcher reads
+    with operations of its own (no audit trail), on one transport for the whole of ``run``."""
+
     def __init__(self, oncall: OnCall, sink: AlertSink, diagnose: Diagnose | None = None) -> None:
         self.oncall = oncall
         self.sink = sink
-        inventory = oncall.inventory
-        self.diagnose = diagnose or (lambda env: diagnose_environment(inventory, env))
+        self._diagnose = diagnose
+        self._operations: Operations | None = None
+
+    async def diagnose(self, env: str) -> DiagnosisReport:
+        if self._diagnose is not None:
+            return await self._diagnose(env)
+        operations = self._operations or Operations(self.oncall.inventory, trail=None)
+        return await operations.diagnose(WATCHER, env)
 
     def watched(self) -> dict[str, timedelta]:
         """Environments with a watch, and how often."""
@@ -109,11 +110,19 @@ class Watcher:
         return await self.sink(env, [*firing, *cleared])
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            for env in self.watched():
-                try:
-                    await self.watch_once(env)
-                except Exception:
-                    _log.exception("watch of %s failed; trying again next period", env)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), TICK.total_seconds())
+        async with Transport(self.oncall.inventory.ssh) as transport:
+            if self._diagnose is None:
+                self._operations = Operations(
+                    self.oncall.inventory, trail=None, transport=transport
+                )
+            try:
+                while not stop.is_set():
+                    for env in self.watched():
+                        try:
+                            await self.watch_once(env)
+                        except Exception:
+                            _log.exception("watch of %s failed; trying again next period", env)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), TICK.total_seconds())
+            finally:
+                self._operations = None

@@ -36,14 +36,15 @@ from bot.action import Action
 from bot.audit.store import RowFilter
 from bot.audit.trail import AuditTrail
 from bot.config.models import Inventory
-from bot.diagnosis import DiagnosisReport, build_report
-from bot.engine import environment_hosts, run_runbook
+from bot.diagnosis import DiagnosisReport
+from bot.engine import environment_hosts
 from bot.errors import StackbotError
-from bot.executor import execute, plan_action
+from bot.executor import Sessions
 from bot.findings import Finding, Fix
 from bot.oncall.clock import Clock, SystemClock
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentStore
+from bot.operations import Operations, Requester, render_outcome
 from bot.outcome import HostOutcome
 from bot.pending import PendingAction, PendingActions, PendingError
 from bot.redact import redact_text
@@ -55,10 +56,11 @@ from bot.render.slack import (
     report_messages,
     result_message,
 )
-from bot.render.terminal import render_terminal
-from bot.session import HostSession
 from bot.slack import messages
 from bot.slack.commands import (
+    REPORTS,
+    SUMMARY,
+    USAGE,
     Audit,
     CommandError,
     Diagnose,
@@ -68,6 +70,7 @@ from bot.slack.commands import (
     Incidents,
     OnCallOverride,
     OnCallShow,
+    Report,
     Volumes,
     parse,
 )
@@ -76,10 +79,6 @@ from bot.slack.incidents import IncidentDesk
 from bot.slack.payloads import click_parts as _click
 from bot.slack.progress import Coalescer
 from bot.slack.settings import SlackSettings
-from bot.transport import Transport
-from runbooks import load_actions, load_runbook
-from runbooks.diagnose.gather import gather_facts
-from runbooks.diagnose.runbook import judge
 
 _log = logging.getLogger("stackbot.slack")
 COMMAND_PERMISSION = Permission.VIEW
@@ -105,7 +104,10 @@ class SlackBot:
         lock_dir: Path,
         progress_interval: float = 1.0,
         clock: Clock | None = None,
+        transport: Sessions | None = None,
     ) -> None:
+        """``transport``: the one every request shares (``serve`` passes its own); without
+        it each request opens and closes one (see ``bot.operations.Operations``)."""
         self.inventory = inventory
         self.settings = settings
         self.client = web_client(settings)
@@ -113,7 +115,7 @@ class SlackBot:
         self.trail = trail
         self.pending = PendingActions(trail.store) if trail and trail.store else None
         self.lock_dir = lock_dir
-        self.actions = load_actions()
+        self.operations = Operations(inventory, trail=trail, lock_dir=lock_dir, transport=transport)
         self._interval = progress_interval
         self.failures: list[BaseException] = []
         self._members: dict[str, frozenset[str]] = {}
@@ -164,7 +166,8 @@ class SlackBot:
             )
             await ack(response_type="ephemeral", text=answer)
             return
-        decision = authorise(self.inventory, command.env, user, groups, COMMAND_PERMISSION)
+        needed = REPORTS[command.verb].permission if command.verb in REPORTS else COMMAND_PERMISSION
+        decision = authorise(self.inventory, command.env, user, groups, needed)
         if not decision.allowed:
             await ack(response_type="ephemeral", text=decision.reason)
             await self.audit_denied(user, command.env, command.verb, decision.reason)
@@ -172,9 +175,12 @@ class SlackBot:
         await ack()
         if isinstance(command, Diagnose):
             self.spawn(self.diagnose(command, user, channel), channel=channel, user=user)
-        elif isinstance(command, Volumes | Disk):
+        elif isinstance(command, Volumes | Disk | Report):
+            params = command.params if isinstance(command, Report) else {}
             self.spawn(
-                self.report(command.verb, command.env, user, channel), channel=channel, user=user
+                self.report(command.verb, command.env, user, channel, params),
+                channel=channel,
+                user=user,
             )
         elif isinstance(command, Audit):
             self.spawn(self.audit(command, user, channel), channel=channel, user=user)
@@ -266,26 +272,21 @@ class SlackBot:
             done += 1
             progress.update(progress_message(command.env, len(hosts), done).text)
 
-        runbook = load_runbook("diagnose")
-        params = runbook.params.model_validate({"stack": command.stack})
-        async with Transport(self.inventory.ssh) as transport:
-            outcome = await run_runbook(
-                transport, self.inventory, command.env, runbook, params, on_host_done=host_done
-            )
-            await progress.flush()
-            report = build_report(outcome)
-            await self._post_report(report, channel, ts, user, transport, root=thread_ts or ts)
+        report = await self.operations.diagnose(
+            Requester(user, "slack"), command.env, stack=command.stack, on_host_done=host_done
+        )
+        await progress.flush()
+        await self._post_report(report, channel, ts, user, root=thread_ts or ts)
 
     async def _post_report(
-        self, report: DiagnosisReport, channel: str, ts: str, user: str, transport: Transport,
-        *, root: str,
-    ) -> None:  # fmt: skip
+        self, report: DiagnosisReport, channel: str, ts: str, user: str, *, root: str
+    ) -> None:
         values: dict[tuple[str, int], str] = {}
         if self.pending is not None:
             for finding in report.findings:
                 for index, fix in enumerate(finding.fixes):
                     value = await self._pending_for(
-                        report.environment, finding, fix, user, channel, ts, transport
+                        report.environment, finding, fix, user, channel, ts
                     )
                     if value is not None:
                         values[(finding.id, index)] = value
@@ -293,7 +294,7 @@ class SlackBot:
         def button_value(finding: Finding, fix: Fix) -> str | None:
             return values.get((finding.id, finding.fixes.index(fix)))
 
-        message = report_messages(report, button_value=button_value)
+        message = report_messages(report, button_value=button_value, requested_by=user)
         await self.client.chat_update(
             channel=channel, ts=ts, text=message.text, blocks=message.blocks
         )
@@ -307,15 +308,14 @@ class SlackBot:
         user: str,
         channel: str,
         ts: str,
-        transport: Transport,
     ) -> str | None:
         """Plan the fix now and store it: the button carries only the stored id."""
-        action = self.actions.get(fix.action)
+        action = self.operations.actions.get(fix.action)
         if action is None or self.pending is None:
             return None
         try:
+            plan = await self.operations.plan_fix(env, fix.action, fix.params)
             params = action.params.model_validate(dict(fix.params))
-            plan = await plan_action(transport, self.inventory, env, action, params)
         except (StackbotError, ValueError):
             return None
         if plan.refusal or plan.empty:
@@ -344,13 +344,14 @@ class SlackBot:
                 channel=channel, thread_ts=ts, filename=filename, content=content
             )
 
-    async def report(self, verb: str, env: str, user: str, channel: str) -> None:
-        """``volumes`` and ``disk``: the terminal tables as a code block (whole file if long)."""
-        runbook = load_runbook(verb)
-        async with Transport(self.inventory.ssh) as transport:
-            outcome = await run_runbook(transport, self.inventory, env, runbook, runbook.params())
+    async def report(
+        self, verb: str, env: str, user: str, channel: str, params: dict[str, Any] | None = None
+    ) -> None:
+        """Any report (volumes, disk, logs, ps…): its text as a code block, whole as a file
+        in the thread when it is long."""
+        outcome = await self.operations.report(Requester(user, "slack"), verb, env, params)
         console = Console(record=True, width=200, file=io.StringIO())
-        render_terminal(outcome, console)
+        render_outcome(outcome, console)
         text = redact_text(console.export_text())
         await self._post_text(channel, f"{verb} · {env}", text, f"{verb}-{env}.txt")
 
@@ -370,16 +371,25 @@ class SlackBot:
         )
 
     async def _post_text(self, channel: str, title: str, text: str, filename: str) -> None:
-        """A code block within Slack's limits; the whole text as a file when it does not fit."""
-        body = text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + "\n…"
+        """A code block within Slack's limits; the whole text as a file when it does not fit.
+
+        The limit is on the escaped text (``<`` becomes ``&lt;``): cut after escaping,
+        never inside an entity."""
         fence = "`" * 3
-        safe = escape(body).replace(fence, "` ` `")
+        safe = escape(text).replace(fence, "` ` `")
+        cut = len(safe) > TEXT_LIMIT
+        if cut:
+            safe = safe[:TEXT_LIMIT]
+            entity = safe.rfind("&")
+            if entity != -1 and ";" not in safe[entity:]:
+                safe = safe[:entity]
+            safe += "\n…"
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{fence}{safe}{fence}"}},
         ]
         posted = await self.client.chat_postMessage(channel=channel, text=title, blocks=blocks)
-        if len(text) > TEXT_LIMIT:
+        if cut:
             await self.client.files_upload_v2(
                 channel=channel, thread_ts=str(posted["ts"]), filename=filename, content=text
             )
@@ -474,38 +484,21 @@ class SlackBot:
         except PendingError as exc:
             await self.tell(channel, user, exc.message)
             return
-        action: Action[Any] = self.actions[pending.action]
-        params = action.params.model_validate(pending.params)
-        audit = None
-        if self.trail is not None:
-            audit = self.trail.request(
-                actor=user, surface="slack", environment=pending.environment, action=action.name
-            )
-            await audit.record(
-                "requested", {"pending": str(pending.id), "params": pending.params}, durable=True
-            )
-            await audit.record(
-                "authorised", {"by": user, "approved_by": pending.approver}, durable=True
-            )
-            await audit.record(
-                "planned", {"plan": pending.plan.model_dump(mode="json")}, durable=True
-            )
-            await audit.record("confirmed", {"by": user, "how": "slack button"}, durable=True)
+        action: Action[Any] = self.operations.action(pending.action)
         started = time.monotonic()
+        audit_id = None
         try:
-            async with Transport(self.inventory.ssh) as transport:
-                result = await execute(
-                    transport,
-                    self.inventory,
-                    pending.environment,
-                    action,
-                    params,
-                    confirmed=pending.plan,
-                    actor=user,
-                    lock_dir=self.lock_dir,
-                    diagnose=_findings,
-                    audit=audit,
-                )
+            fix = await self.operations.propose_fix(
+                Requester(user, "slack"),
+                pending.environment,
+                action.name,
+                pending.params,
+                authorised={"by": user, "approved_by": pending.approver},
+                plan=pending.plan,  # the plan the button was shown with
+                context={"pending": str(pending.id)},
+            )
+            audit_id = str(fix.audit.correlation_id) if fix.audit else None
+            result = await self.operations.apply_fix(fix, by=user, how="slack button")
         except StackbotError as exc:
             await self.pending.finish(pending.id, "failed", {"error": exc.message})
             await self._thread(
@@ -526,7 +519,7 @@ class SlackBot:
                 time.monotonic() - started,
                 blocks,
             )
-        reply = result_message(result, audit_id=str(audit.correlation_id) if audit else None)
+        reply = result_message(result, audit_id=audit_id)
         await self._thread(channel, pending.message_ts, reply.text, reply.blocks)
 
     async def _mark_fixed(
@@ -600,10 +593,7 @@ class SlackBot:
         )
 
     async def audit_denied(self, user: str, env: str, what: str, reason: str) -> None:
-        if self.trail is None:
-            return
-        request = self.trail.request(actor=user, surface="slack", environment=env, action=what)
-        await request.record("denied", {"reason": reason})
+        await self.operations.deny(Requester(user, "slack"), env, what, reason)
 
     # --- who is in which user group ------------------------------------------------------
 
@@ -656,7 +646,7 @@ class SlackBot:
             e for e in visible if Permission.OPERATE in permissions(self.inventory, e, user, groups)
         ]
         lines = ["*stackbot* — what you can run:"]
-        lines += [f"• `{messages.USAGE[v]}` — {messages.SUMMARY[v]}" for v in messages.USAGE]
+        lines += [f"• `{usage}` — {SUMMARY[verb]}" for verb, usage in USAGE.items()]
         lines.append("Environments: " + ", ".join(f"`{e}`" for e in visible))
         if may_fix:
             lines.append(f"You may apply fixes (the report's buttons) on {', '.join(may_fix)}.")
@@ -671,7 +661,3 @@ class SlackBot:
             env = self.inventory.environments[name]
             lines.append(f"• `{name}` — {len(env.hosts)} host(s): {', '.join(env.hosts)}")
         return "\n".join(lines)
-
-
-async def _findings(session: HostSession) -> list[Finding]:
-    return judge(await gather_facts(session, deadline=60)).findings

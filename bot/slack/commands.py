@@ -14,18 +14,27 @@ import difflib
 import re
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.config.models import parse_duration
 from bot.errors import UsageError
+from bot.operations.reports import ReportSpec, report_specs
 from bot.slack import messages
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
 COUNT = re.compile(r"[0-9]{1,3}", re.ASCII)  # ASCII digits only: `²`.isdigit() is True
 DURATION = re.compile(r"(?:[0-9]{1,3}d)?(?:[0-9]{1,5}h)?(?:[0-9]{1,6}m)?(?:[0-9]{1,8}s)?", re.ASCII)
-VERBS = tuple(messages.USAGE)
+# Reports without a command class of their own (logs, ps, …) come from the registry:
+# their usage and their parsing follow from the runbook's Params.
+REPORTS: dict[str, ReportSpec] = {
+    name: spec for name, spec in report_specs().items() if name not in messages.USAGE
+}
+USAGE = {**messages.USAGE, **{name: spec.usage("/stack") for name, spec in REPORTS.items()}}
+SUMMARY = {**messages.SUMMARY, **{name: spec.title for name, spec in REPORTS.items()}}
+VERBS = tuple(USAGE)
+VALUE_LIMIT = 200  # characters of one option's value (a --grep text)
 
 
 class _Command(BaseModel):
@@ -62,6 +71,14 @@ class Audit(_Command):
     count: int = Field(10, ge=1, le=100)
 
 
+class Report(_Command):
+    """A report from the registry (``REPORTS``): its params checked by its ``Params`` model."""
+
+    verb: str
+    env: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class OnCallShow(_Command):
     verb: Literal["oncall"] = "oncall"
     env: str | None = None
@@ -79,10 +96,11 @@ class Incidents(_Command):
     env: str | None = None
 
 
-AnyCommand = (
+FixedCommand = (
     Help | Envs | Diagnose | Volumes | Disk | Audit | OnCallShow | OnCallOverride | Incidents
 )
-Command = Annotated[AnyCommand, Field(discriminator="verb")]
+Command = Annotated[FixedCommand, Field(discriminator="verb")]
+AnyCommand = FixedCommand | Report
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>|([UW][A-Z0-9]{2,31})", re.ASCII)
 
 
@@ -154,7 +172,11 @@ def parse(
         raise CommandError(messages.EMPTY)
     verb, args = (words[0].lower() if words[0].isascii() else ""), words[1:]
     if verb not in VERBS:
-        raise CommandError(messages.unknown_verb(words[0], _closest(verb, VERBS)))
+        suggestion = _closest(verb, VERBS)
+        hint = f" Did you mean `{USAGE[suggestion]}`?" if suggestion else ""
+        raise CommandError(
+            f"`{messages.shown(words[0])}` is not a /stack command.{hint} Try `/stack help`."
+        )
     if verb in ("help", "envs"):
         if args:
             raise CommandError(messages.extra_words(verb, " ".join(args)))
@@ -167,9 +189,11 @@ def parse(
         env = _environment(args[0], environments, verb, hints) if args else None
         return OnCallShow(env=env) if verb == "oncall" else Incidents(env=env)
     if not args:
-        raise CommandError(messages.missing_argument(verb))
+        raise CommandError(f"Usage: `{USAGE[verb]}`")
     env = _environment(args[0], environments, verb, hints)
     rest = args[1:]
+    if verb in REPORTS:
+        return _report(REPORTS[verb], env, rest)
     if verb == "diagnose":
         if len(rest) > 1:
             raise CommandError(messages.extra_words(verb, " ".join(rest[1:])))
@@ -187,3 +211,46 @@ def parse(
     if rest:
         raise CommandError(messages.extra_words(verb, " ".join(rest)))
     return Volumes(env=env) if verb == "volumes" else Disk(env=env)
+
+
+def _report(spec: ReportSpec, env: str, words: list[str]) -> Report:
+    """``WORD… [--option VALUE]…`` after the environment, checked by the runbook's Params."""
+    usage = f"Usage: `{USAGE[spec.name]}`"
+    options = {o.flag: o for o in spec.options if not o.positional}
+    positionals = list(spec.positionals)
+    given: dict[str, str | bool | list[str]] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if not word.isascii() or len(word) > VALUE_LIMIT:
+            raise CommandError(f"I did not understand `{messages.shown(word)}`. {usage}")
+        option = options.get(word.lower()) if word.startswith("--") else None
+        if option is None and word.startswith("--"):
+            raise CommandError(f"`{messages.shown(word)}` is not an option here. {usage}")
+        if option is None:
+            if not positionals:
+                raise CommandError(f"I did not understand `{messages.shown(word)}`. {usage}")
+            given[positionals.pop(0).name] = word
+        elif option.kind == "flag":
+            given[option.name] = True
+        else:
+            if index + 1 >= len(words):
+                raise CommandError(f"`{option.flag}` needs a value. {usage}")
+            index += 1
+            value = words[index]
+            if not value.isascii() or len(value) > VALUE_LIMIT:
+                raise CommandError(f"`{option.flag}` takes plain text. {usage}")
+            if option.kind == "list":
+                listed = given.setdefault(option.name, [])
+                assert isinstance(listed, list)
+                listed.append(value)
+            else:
+                given[option.name] = value
+        index += 1
+    if positionals:
+        raise CommandError(usage)
+    try:
+        params = spec.validate(given)
+    except UsageError as exc:
+        raise CommandError(f"{messages.shown(exc.message, 200)}. {usage}") from exc
+    return Report(verb=spec.name, env=env, params=params.model_dump(exclude_defaults=True))

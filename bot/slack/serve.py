@@ -16,8 +16,10 @@ from bot.config.models import Inventory
 from bot.errors import UsageError
 from bot.oncall.intake import add_intake_routes
 from bot.oncall.watcher import Watcher
+from bot.operations import WATCHER
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.transport import Transport
 
 EVENTS_PATH = "/slack/events"  # bolt's usual path
 ALERT_TOKEN_VARIABLE = "STACKBOT_ALERT_TOKEN"  # noqa: S105 (a variable name)
@@ -40,9 +42,15 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # stop promptly (also as PID 1 in a container)
         loop.add_signal_handler(signum, stop.set)
-    async with open_trail(inventory, environ) as trail:
+    # One transport for the life of the process: every request, the incident desk and the
+    # watcher share its SSH connections, which its reaper closes after ssh.idle_close unused.
+    async with open_trail(inventory, environ) as trail, Transport(inventory.ssh) as transport:
         bot = SlackBot(
-            inventory, settings, trail=trail, lock_dir=data_dir(inventory, environ) / "locks"
+            inventory,
+            settings,
+            trail=trail,
+            lock_dir=data_dir(inventory, environ) / "locks",
+            transport=transport,
         )
         await bot.refresh_groups()  # so the first /stack is acked without waiting for Slack
         web_app = bot.app.server(port=port, path=EVENTS_PATH, host=host).web_app if http else None
@@ -105,7 +113,8 @@ def _on_call_loops(bot: SlackBot, stop: asyncio.Event) -> list[asyncio.Task[None
         _log.warning("on-call is off: the database cannot be reached")
         return []
     loops = [asyncio.ensure_future(desk.oncall.run(desk, stop))]
-    watcher = Watcher(desk.oncall, desk.receive)
+    operations = bot.operations
+    watcher = Watcher(desk.oncall, desk.receive, lambda env: operations.diagnose(WATCHER, env))
     if watcher.watched():
         loops.append(asyncio.ensure_future(watcher.run(stop)))
     return loops

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.inventories import state_dir
+from tests.integration.inventories import lab_host, state_dir, write_inventory
+from tests.lab.lab import Lab
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
 from tests.slackstub.signing import signed_headers, slash_command_body
@@ -54,10 +55,13 @@ environments:
 
 
 @contextmanager
-def serving(tmp_path: Path, slack_api: SlackStub, **extra_env: str) -> Iterator[int]:
+def serving(
+    tmp_path: Path, slack_api: SlackStub, inventory: Path | None = None, **extra_env: str
+) -> Iterator[int]:
     """``stackbot serve --http`` as a real process on a loopback port; stopped with SIGTERM."""
-    inventory = tmp_path / "inv.yaml"
-    inventory.write_text(INVENTORY + f"data_dir: {state_dir()}\n")
+    if inventory is None:
+        inventory = tmp_path / "inv.yaml"
+        inventory.write_text(INVENTORY + f"data_dir: {state_dir()}\n")
     port = free_port()
     env = {
         **os.environ,
@@ -73,7 +77,8 @@ def serving(tmp_path: Path, slack_api: SlackStub, **extra_env: str) -> Iterator[
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # a loaded 2-core machine starts it slowly
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
@@ -152,3 +157,57 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, slack_api: SlackStub) -
         "(choose another with --port/--host)"
     ], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def diagnose_reports(slack_api: SlackStub) -> list[str]:
+    """The header of every finished diagnosis (the progress message edited into the report)."""
+    return [
+        str(block["text"]["text"])
+        for call in slack_api.calls("chat.update")
+        for block in call.body.get("blocks") or []
+        if isinstance(block, dict) and block.get("type") == "header"
+    ]
+
+
+def wait_for_reports(slack_api: SlackStub, count: int, timeout: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while len(found := diagnose_reports(slack_api)) < count:
+        assert time.monotonic() < deadline, f"{len(found)} of {count} reports"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.lab
+def test_serve_keeps_one_ssh_connection_across_commands(
+    lab: Lab, tmp_path: Path, slack_api: SlackStub
+) -> None:
+    """One transport for the life of serve: a second `/stack diagnose` of the same
+    environment within ssh.idle_close logs in to no host again; after idle_close the
+    reaper has closed the connection, so the next one logs in anew (once)."""
+    idle_close = 4.0
+    inventory = write_inventory(
+        tmp_path / "lab.yaml",
+        lab,
+        {"lab": {"hosts": {"h1": lab_host(lab, "h1")}, "access": {"viewer": ["UVIEWER"]}}},
+        ssh={"idle_close": idle_close},
+    )
+    with serving(tmp_path, slack_api, inventory) as port:
+        url = f"http://127.0.0.1:{port}/slack/events"
+
+        def diagnose(count: int) -> tuple[int, str]:
+            body = slash_command_body(  # a delivery of its own each time (not a replay)
+                "diagnose lab", user_id="UVIEWER", channel_id="COPS", trigger_id=f"t{count}"
+            )
+            before = lab.login_count("h1")
+            status, _ = post(url, body, signed_headers(body, SECRET))
+            assert status == 200
+            header = wait_for_reports(slack_api, count)[-1]
+            return lab.login_count("h1") - before, header
+
+        first, first_header = diagnose(1)
+        second, second_header = diagnose(2)  # well within idle_close
+        time.sleep(idle_close * 1.5 + 1)  # the reaper runs every idle_close/4
+        third, third_header = diagnose(3)
+    print(f"logins: first {first}, second {second}, after idle_close {third}")
+    print(f"reports: {first_header!r} · {second_header!r} · {third_header!r}")
+    assert (first, second, third) == (1, 0, 1)

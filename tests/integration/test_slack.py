@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -85,15 +86,24 @@ async def send(
     return await bot.app.async_dispatch(request)
 
 
-def button(message: Message, code_fragment: str) -> tuple[str, str]:
-    """(action_id, value) of the first fix button in the finding whose text mentions it."""
-    for index, block in enumerate(message.blocks):
-        if block.get("type") == "section" and code_fragment in str(block.get("text", "")):
-            for later in message.blocks[index + 1 :]:
-                if later.get("type") == "actions":
-                    element = later["elements"][0]
-                    return str(element["action_id"]), str(element["value"])
-    raise AssertionError(f"no button for {code_fragment} in {message.blocks}")
+def button(slack_api: SlackStub, message: Message, code: str) -> tuple[str, str]:
+    """(action_id, value) of the first fix button of the finding ``code``: the report
+    reads as sentences, its thread names each finding's code and id."""
+    ids = [  # the evidence goes to the report's thread, or to the incident's it is in
+        match[2]
+        for reply in slack_api.messages(message.channel)
+        if reply.thread_ts in (message.ts, message.thread_ts) and reply.ts != message.ts
+        for match in re.finditer(r"`([a-z_]+\.[a-z_]+)` · id `([0-9a-f]{8})`", str(reply.blocks))
+        if match[1] == code
+    ]
+    for fid in ids:
+        for block in message.blocks:
+            if block.get("type") == "actions" and str(block.get("block_id", "")).startswith(
+                f"fixes:{fid}"
+            ):
+                element = block["elements"][0]
+                return str(element["action_id"]), str(element["value"])
+    raise AssertionError(f"no button for {code} (ids {ids}) in {message.blocks}")
 
 
 async def test_stack_diagnose_then_the_fix_button_in_s1(
@@ -113,9 +123,11 @@ async def _diagnose_and_click(lab: Lab, bot: SlackBot, slack_api: SlackStub) -> 
     await bot.drain()
     (report,) = [m for m in slack_api.messages(CHANNEL) if m.thread_ts is None]
     assert report.edits >= 1  # the progress message became the report
-    assert "network.split" in str(report.blocks)
+    assert "network.split" in str(
+        [m.blocks for m in slack_api.messages(CHANNEL) if m.thread_ts == report.ts]
+    )  # the code and evidence in the thread; the report itself reads as sentences
     assert not slack_api.violations
-    action_id, value = button(report, "network.split")
+    action_id, value = button(slack_api, report, "network.split")
     assert len(value) <= 2000 and "indexo" not in value  # an id, no power in the value
 
     click = block_actions_body(
@@ -184,7 +196,7 @@ async def _approval_flow(lab: Lab, bot: SlackBot, slack_api: SlackStub) -> None:
     await send(bot, slash_command_body("diagnose guarded", user_id=OPERATOR, channel_id=CHANNEL))
     await bot.drain()
     (report,) = [m for m in slack_api.messages(CHANNEL) if m.thread_ts is None]
-    action_id, value = button(report, "container.down")
+    action_id, value = button(slack_api, report, "container.down")
     confirm = [
         e for b in report.blocks if b.get("type") == "actions" for e in b["elements"]
         if e.get("value") == value
@@ -265,7 +277,7 @@ async def test_clicks_race_and_expire_but_nothing_runs_twice(
         await send(bot, slash_command_body("diagnose lab", user_id=OPERATOR, channel_id=CHANNEL))
         await bot.drain()
         (report,) = [m for m in slack_api.messages(CHANNEL) if m.thread_ts is None]
-        action_id, value = button(report, "network.split")
+        action_id, value = button(slack_api, report, "network.split")
         click = block_actions_body(
             action_id, value, user_id=OPERATOR, channel_id=CHANNEL, message_ts=report.ts
         )

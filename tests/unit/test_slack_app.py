@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -13,7 +15,10 @@ from slack_bolt.response import BoltResponse
 
 from bot.audit.trail import AuditTrail
 from bot.config import parse_inventory
+from bot.config.models import ResolvedHost
+from bot.docker_objects import ContainerSummary
 from bot.findings import Severity, Subject, make_finding
+from bot.session import HostSession
 from bot.slack import messages
 from bot.slack.app import SlackBot
 from bot.slack.deliveries import DeliveryKey, _Memory, delivery_key
@@ -21,6 +26,8 @@ from bot.slack.settings import SlackSettings
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
 from tests.slackstub.signing import block_actions_body, signed_headers, slash_command_body
+from tests.unit.diagnose.factories import lab_stack
+from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession
 from tests.unit.test_render_slack import report_of
 
 __all__ = ["slack_api"]
@@ -51,7 +58,7 @@ async def test_a_long_report_stays_within_limits_and_loses_nothing(
     report = report_of(findings)
     posted = await bot.client.chat_postMessage(channel="C1", text="Diagnosing prod…")
     ts = str(posted["ts"])
-    await bot._post_report(report, "C1", ts, "U1", transport=None, root=ts)  # type: ignore[arg-type]
+    await bot._post_report(report, "C1", ts, "U1", root=ts)
 
     assert not slack_api.violations
     main = next(m for m in slack_api.messages("C1") if m.thread_ts is None)
@@ -233,3 +240,50 @@ def test_the_memory_forgets_the_oldest_and_the_expired() -> None:
     assert [memory.first(k) for k in "dbab"] == [True, False, True, True]  # a, then b, go
     stale = _Memory(size=10, ttl=-1)  # everything has expired
     assert stale.first("a") and stale.first("a")
+
+
+# --- reports from the registry: /stack logs, its long output as a file in the thread ---
+
+
+class OneHost:
+    """The transport seam: every host is the same fake, with a chatty backend."""
+
+    def __init__(self, lines: int) -> None:
+        self.lines = lines
+
+    @asynccontextmanager
+    async def session(self, host: ResolvedHost) -> AsyncIterator[HostSession]:
+        containers = lab_stack()
+        text = "\n".join(f"request {i} <!channel> took {i} ms" for i in range(self.lines))
+        docker = FakeDocker(
+            log=CallLog(),
+            container_list=[
+                ContainerSummary.model_validate({"Id": c.id, "Names": [f"/{c.name}"]})
+                for c in containers
+            ],
+            details={c.id: c for c in containers},
+            log_text={c.id: text for c in containers if c.compose_service == "backend"},
+        )
+        yield FakeHostSession(docker=docker, host=host)
+
+
+async def test_stack_logs_posts_a_code_block_and_the_whole_text_as_a_file(
+    slack_api: SlackStub, tmp_path: Path
+) -> None:
+    bot = make_bot(tmp_path, slack_api.api_url)
+    bot.operations.transport = OneHost(lines=400)
+    body = slash_command_body("logs prod backend --tail 300 --grep request", user_id=VIEWER)
+    assert (await dispatch(bot, body)).status == 200
+    assert bot.failures == [] and not slack_api.violations
+    (posted,) = [m for m in slack_api.messages() if m.thread_ts is None]
+    assert posted.text == "logs · prod" and "request 399" not in str(posted.blocks)  # cut
+    assert "&lt;!channel&gt;" in str(posted.blocks) and "<!channel>" not in str(posted.blocks)
+    (upload,) = slack_api.files()
+    content = upload.content.decode()
+    assert "request 399 " in content and "request 99 " not in content  # the tail, whole
+    assert upload.thread_ts == posted.ts
+
+    usage = await dispatch(bot, slash_command_body("logs prod", user_id=VIEWER))
+    assert "/stack logs ENV SERVICE [--since SINCE]" in str(usage.body)
+    help_text = await dispatch(bot, slash_command_body("help", user_id=VIEWER))
+    assert "/stack ps ENV [--project PROJECT]" in str(help_text.body)

@@ -1,0 +1,1 @@
+"""A small Block Kit → HTML rendering, and the reports the look test draws with it."""
