@@ -33,7 +33,7 @@ from bot.slack.settings import SlackSettings
 from bot.transport import Transport
 from runbooks import load_runbook
 from tests.integration.inventories import lab_host, write_inventory
-from tests.lab import images
+from tests.lab import compose_tools, images, stack
 from tests.lab.config import H1, STACKS_DIR
 from tests.lab.lab import Lab
 from tests.lab.scenarios import SLEEPER_CMD
@@ -48,13 +48,13 @@ __all__ = ["slack_api"]
 SECRET = "signing-secret-for-tests"
 STG_OPERATOR = "USTGOPS"
 CHANNEL = "CCRM"
-PROD_API, STG_API = "crm-production_api_1", "crm-staging_api_1"
 
 
-@pytest.fixture(scope="module")
-def crm(lab: Lab) -> Iterator[Path]:
-    """``healthy`` (shop) plus crm-production and crm-staging from one directory."""
-    lab.scenario("healthy")
+@pytest.fixture(scope="module", params=["v2", "v1"])
+def crm(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """``healthy`` (shop) plus crm-production and crm-staging from one directory, built
+    with Compose v2 and then v1 (every test of the module runs under both)."""
+    lab.scenario("healthy", request.param)
     d = STACKS_DIR / "crm"
     write_compose(
         d,
@@ -73,6 +73,12 @@ def crm(lab: Lab) -> Iterator[Path]:
         compose(H1, d, "--env-file", f".env.{name}", "up", "-d", project=f"crm-{name}")
     yield d
     lab.last_scenario = None  # these containers are not part of any scenario
+    stack.CURRENT[0] = compose_tools.flavor()
+
+
+def names(crm: Path) -> tuple[str, str]:
+    """(production's api container, staging's) as the current compose names them."""
+    return stack.cname("crm-production", "api"), stack.cname("crm-staging", "api")
 
 
 def write(lab: Lab, path: Path, **crm_stg: Any) -> Path:
@@ -150,8 +156,9 @@ def test_each_diagnosis_names_only_its_own_stacks(inventory_path: Path) -> None:
 
 
 def test_staging_operator_cannot_change_production_from_the_cli(
-    lab: Lab, inventory_path: Path
+    lab: Lab, crm: Path, inventory_path: Path
 ) -> None:
+    PROD_API, STG_API = names(crm)
     before = container_ids(lab)
     args = ("--config", str(inventory_path))
     attempts = [
@@ -206,8 +213,9 @@ async def send(bot: SlackBot, body: bytes) -> Any:
 
 
 def test_a_forged_slack_button_for_production_is_refused(
-    lab: Lab, inventory_path: Path, slack_api: SlackStub
+    lab: Lab, crm: Path, inventory_path: Path, slack_api: SlackStub
 ) -> None:
+    PROD_API, _ = names(crm)
     inventory = load_inventory(inventory_path)
     before = container_ids(lab)
 
