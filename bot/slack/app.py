@@ -77,6 +77,7 @@ from bot.slack.commands import (
 from bot.slack.deliveries import Deliveries
 from bot.slack.incidents import IncidentDesk
 from bot.slack.payloads import click_parts as _click
+from bot.slack.payloads import thread_root
 from bot.slack.progress import Coalescer
 from bot.slack.settings import SlackSettings
 
@@ -430,10 +431,11 @@ class SlackBot:
                 await self.tell(channel, user, exc.message)
                 return
             await self._ask_approval(
-                pending.id, pending.action, pending.environment, user, channel, pending.message_ts
-            )
+                pending.id, pending.action, pending.environment, user, channel,
+                thread_root(body) or pending.message_ts,
+            )  # fmt: skip
             return
-        await self._claim_and_run(pending_id, user, channel)
+        await self._claim_and_run(pending_id, user, channel, thread_root(body))
 
     async def approved(self, body: Mapping[str, Any], *, approve: bool) -> None:
         user, channel, pending_id = _click(body)
@@ -448,14 +450,16 @@ class SlackBot:
             if not approve:
                 await self.pending.deny(pending.id, user)
                 await self._thread(
-                    channel, pending.message_ts, f"<@{user}> denied {pending.action}."
+                    channel,
+                    thread_root(body) or pending.message_ts,
+                    f"<@{user}> denied {pending.action}.",
                 )
                 return
             await self.pending.approve(pending.id, user)
         except PendingError as exc:
             await self.tell(channel, user, exc.message)
             return
-        await self._claim_and_run(pending_id, user, channel)
+        await self._claim_and_run(pending_id, user, channel, thread_root(body))
 
     async def _pending_of(self, user: str, channel: str, pending_id: str) -> PendingAction | None:
         """The pending action behind a button; the clicker is told when there is none."""
@@ -477,7 +481,11 @@ class SlackBot:
             await self.tell(channel, user, decision.reason)
         return decision.allowed
 
-    async def _claim_and_run(self, pending_id: str, user: str, channel: str) -> None:
+    async def _claim_and_run(
+        self, pending_id: str, user: str, channel: str, root: str | None = None
+    ) -> None:
+        """Claim the pending action and run it; replies go to ``root`` (the thread the
+        clicked message is in) or else under the report."""
         assert self.pending is not None
         try:
             pending = await self.pending.claim(pending_id, user)
@@ -502,7 +510,7 @@ class SlackBot:
         except StackbotError as exc:
             await self.pending.finish(pending.id, "failed", {"error": exc.message})
             await self._thread(
-                channel, pending.message_ts, f"{action.name} was not applied: {exc.message}"
+                channel, root or pending.message_ts, f"{action.name} was not applied: {exc.message}"
             )
             return
         ok = result.status in ("applied", "nothing to do")
@@ -520,7 +528,7 @@ class SlackBot:
                 blocks,
             )
         reply = result_message(result, audit_id=audit_id)
-        await self._thread(channel, pending.message_ts, reply.text, reply.blocks)
+        await self._thread(channel, root or pending.message_ts, reply.text, reply.blocks)
 
     async def _mark_fixed(
         self, channel: str, ts: str, finding_id: str, user: str, seconds: float,

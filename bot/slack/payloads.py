@@ -14,3 +14,15 @@ def click_parts(body: Mapping[str, Any]) -> tuple[str, str, str]:
     )
     actions = body.get("actions") or [{}]
     return user, channel, str(actions[0].get("value", ""))
+
+
+def thread_root(body: Mapping[str, Any]) -> str | None:
+    """The ts of the thread the clicked message is in (None: it is not in a thread).
+
+    A report posted into an incident's thread is itself a reply: what follows a click
+    on it (approvals, the fix's result) goes to that thread's root, never into a
+    thread of the reply (Slack shows those nowhere useful)."""
+    message = body.get("message") or {}
+    container = body.get("container") or {}
+    root = message.get("thread_ts") or container.get("thread_ts")
+    return str(root) if root else None

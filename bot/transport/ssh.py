@@ -284,7 +284,10 @@ class SSHHostSession:
         limit = timeout if timeout is not None else self._pool.command_timeout
         started = time.monotonic()
         try:
-            proc = await self._pooled.conn.run(command, check=False, timeout=limit)
+            # stdin closed: a prompt (compose's "Recreate volume?") reads EOF, never hangs
+            proc = await self._pooled.conn.run(
+                command, check=False, timeout=limit, stdin=asyncssh.DEVNULL
+            )
         except asyncssh.TimeoutError as exc:
             raise CommandTimeout(
                 self._host.label, command, limit, _text(exc.stdout), _text(exc.stderr)

@@ -1,13 +1,19 @@
 """`scripts/demo SN`, as a new user runs it: each ends on the diagnosis that shows its
-seed's incident (README's lab section says which seed file each SN reproduces)."""
+seed's incident (README's lab section says which seed file each SN reproduces). The
+demo builds its scenario with Compose v2 (the hosts get the `docker compose` plugin),
+and its diagnosis has exactly the codes the v1 diagnosis tests have
+(tests/integration/scenario_codes.py): S1-S6 are diagnosed the same under both."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.integration.scenario_codes import SCENARIO_CODES, comparable
 from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -29,6 +35,7 @@ def test_the_demo_ends_on_its_seed_incident(lab: Lab, scenario: str) -> None:
         proc = subprocess.run(
             [str(ROOT / "scripts" / "demo"), scenario],
             cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+            env={**os.environ, "STACKBOT_LAB_COMPOSE": "v2"},  # the demo's own default
         )  # fmt: skip
     finally:
         lab.last_scenario = None  # the demo rebuilt the hosts behind this process's back
@@ -41,3 +48,6 @@ def test_the_demo_ends_on_its_seed_incident(lab: Lab, scenario: str) -> None:
     for code in SEED_CODES[scenario]:
         assert f"● {code} " in diagnosis, (code, diagnosis[:3000])
     assert "Warning" not in proc.stdout + proc.stderr  # no library warning on the way
+    assert "compose v2" in proc.stderr  # built with Compose v2
+    found = comparable(re.findall(r"● ([a-z_]+\.[a-z_]+) ", diagnosis))
+    assert found == SCENARIO_CODES[scenario], sorted(found ^ SCENARIO_CODES[scenario])

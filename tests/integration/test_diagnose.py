@@ -23,6 +23,7 @@ from bot.transport import Transport
 from runbooks import load_runbook
 from runbooks.diagnose.gather import gather_facts
 from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
+from tests.integration.scenario_codes import SCENARIO_CODES, comparable
 from tests.lab.config import PLANTED_JWT, PLANTED_PASSWORD, PLANTED_SECRET, STACKS_DIR
 from tests.lab.lab import Lab
 
@@ -100,6 +101,7 @@ def test_healthy_stack_raises_no_alarm(lab: Lab, inventory: Inventory) -> None:
 def test_s1_split_network_and_orphaned_volume(lab: Lab, inventory: Inventory) -> None:
     ensure_scenario(lab, "S1")
     report = diagnose(inventory, "lab")
+    assert comparable(f.code for f in report.findings) == SCENARIO_CODES["S1"]  # v1
     split = [
         f for f in only(report, "network.split") if f.subject.container == "indexo_backend_staging"
     ]
@@ -117,6 +119,7 @@ def test_s1_split_network_and_orphaned_volume(lab: Lab, inventory: Inventory) ->
 def test_s2_missing_database(lab: Lab, inventory: Inventory) -> None:
     ensure_scenario(lab, "S2")
     report = diagnose(inventory, "lab")
+    assert comparable(f.code for f in report.findings) == SCENARIO_CODES["S2"]  # v1
     (missing,) = only(report, "db.missing")
     assert missing.subject.database == "shop" or missing.evidence.get("database") == "shop"
     assert missing.fixes and missing.fixes[0].action == "db.create"
@@ -126,6 +129,7 @@ def test_s2_missing_database(lab: Lab, inventory: Inventory) -> None:
 def test_s3_network_split_and_container_name_reference(lab: Lab, inventory: Inventory) -> None:
     ensure_scenario(lab, "S3")
     report = diagnose(inventory, "lab")
+    assert comparable(f.code for f in report.findings) == SCENARIO_CODES["S3"]  # v1
     split = only(report, "network.split")
     assert any(
         f.subject.container == "ventanas-test-app"
@@ -178,6 +182,7 @@ def test_s3_compose_file_gone_is_a_note_not_a_finding(lab: Lab, inventory: Inven
 def test_s4_unresolvable_backend_and_empty_database(lab: Lab, inventory: Inventory) -> None:
     ensure_scenario(lab, "S4")
     report = diagnose(inventory, "lab")
+    assert comparable(f.code for f in report.findings) == SCENARIO_CODES["S4"]  # v1
     found = codes(report)
     assert found["dns.resolution_failed"] or found["network.unresolvable_host"], describe(report)
     (empty,) = only(report, "db.empty")
@@ -187,6 +192,7 @@ def test_s4_unresolvable_backend_and_empty_database(lab: Lab, inventory: Invento
 def test_s5_env_drift_and_the_other_environment(lab: Lab, inventory: Inventory) -> None:
     ensure_scenario(lab, "S5")
     report = diagnose(inventory, "lab")
+    assert comparable(f.code for f in report.findings) == SCENARIO_CODES["S5"]  # v1
     drift = only(report, "env.drift")
     assert drift[0].fixes and drift[0].fixes[0].action == "container.recreate"
     compose = [f for f in report.findings if f.code.startswith("compose.")]
@@ -198,6 +204,7 @@ def test_s5_env_drift_and_the_other_environment(lab: Lab, inventory: Inventory) 
 def test_s6_full_disk(lab: Lab, inventory: Inventory) -> None:
     ensure_scenario(lab, "S6")
     report = diagnose(inventory, "small")
+    assert comparable(f.code for f in report.findings) == SCENARIO_CODES["S6"]  # v1
     (low,) = [f for f in only(report, "disk.low") if f.severity is Severity.CRITICAL]
     assert low.subject.host == "h2"
 

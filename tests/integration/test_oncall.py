@@ -120,13 +120,19 @@ async def test_watch_acknowledge_diagnose_fix_and_the_incident_resolves_in_s1(
 
             # its fix button, clicked in the thread, connects the network on the real engine
             action_id, value = button(slack_api, report, "network.split")
+            in_thread = {"type": "message", "ts": report.ts, "thread_ts": incident.ts,
+                         "text": report.text, "blocks": report.blocks}
             await send(
                 bot, block_actions_body(action_id, value, user_id=ALICE, channel_id=CHANNEL,
-                                        message_ts=report.ts),
+                                        message_ts=report.ts, message=in_thread),
             )  # fmt: skip
             await bot.drain()
             networks = lab.docker("h1").containers.get(BACKEND).attrs["NetworkSettings"]
             assert INTERNAL in networks["Networks"]
+            # the result went to the incident's thread root, never into a thread of the reply
+            assert not [m for m in slack_api.messages(CHANNEL) if m.thread_ts == report.ts]
+            story = [m for m in slack_api.messages(CHANNEL) if m.thread_ts == incident.ts]
+            assert any("network.connect" in m.text + str(m.blocks) for m in story[-3:]), story
 
             # the next watch no longer finds it: the incident resolves by itself
             clock.advance(timedelta(minutes=5))

@@ -81,6 +81,19 @@ async def test_timeout_keeps_partial_output(lab: Lab, inventory: Inventory) -> N
         assert (await session.run(["echo", "again"])).stdout == "again\n"
 
 
+async def test_a_command_reading_stdin_gets_eof_and_never_waits(
+    lab: Lab, inventory: Inventory
+) -> None:
+    """A prompt (compose's "Recreate volume? [y/N]") reads end of input at once: stdin is
+    closed, so nothing hangs until the time limit and nothing answers for the user."""
+    host = inventory.resolved_host("lab", "h1")
+    async with Transport(inventory.ssh) as transport, transport.session(host) as session:
+        result = await session.run(
+            ["sh", "-c", 'read answer; echo "read [$answer] status $?"'], timeout=10
+        )
+    assert result.stdout == "read [] status 1\n" and result.duration < 5
+
+
 async def test_a_command_in_a_container_gets_its_own_time_limit(
     lab: Lab, inventory: Inventory
 ) -> None:
