@@ -120,8 +120,13 @@ async def test_watch_acknowledge_diagnose_fix_and_the_incident_resolves_in_s1(
 
             # its fix button, clicked in the thread, connects the network on the real engine
             action_id, value = button(slack_api, report, "network.split")
-            in_thread = {"type": "message", "ts": report.ts, "thread_ts": incident.ts,
-                         "text": report.text, "blocks": report.blocks}
+            in_thread = {
+                "type": "message",
+                "ts": report.ts,
+                "thread_ts": incident.ts,
+                "text": report.text,
+                "blocks": report.blocks,
+            }
             await send(
                 bot, block_actions_body(action_id, value, user_id=ALICE, channel_id=CHANNEL,
                                         message_ts=report.ts, message=in_thread),
