@@ -123,7 +123,10 @@ async def oncall_bench(repeat: int) -> None:
                 "prod": {
                     "hosts": {"web1": {"address": "127.0.0.1"}},
                     "slack_channel": "CPROD",
-                    "oncall": {"rotation": {"users": ["UALICE", "UBOB"], "start": "2026-11-02"}},
+                    "oncall": {
+                        "rotation": {"users": ["UALICE", "UBOB"], "start": "2026-11-02"},
+                        "messages_per_minute": 100,  # a hundred separate incidents, no digest
+                    },
                 }
             },
             "data_dir": str(root / "state"),
