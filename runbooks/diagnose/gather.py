@@ -647,7 +647,9 @@ async def _stale(
     with each container's config-hash label (v1). ((), None) when it cannot tell."""
     try:
         if found.major >= 2 and found.version_tuple >= DRY_RUN_SINCE:
-            dry = [*prefix, "up", "-d", "--dry-run", "--no-build", "--pull", "never"]
+            # --no-start: what it would create or recreate, without simulating the
+            # start and the wait for healthy dependencies (80 ms instead of 600 here)
+            dry = [*prefix, "up", "-d", "--dry-run", "--no-build", "--pull", "never", "--no-start"]
             result = await session.run(dry, check=False)
             if not result.ok:
                 return (), None

@@ -138,7 +138,9 @@ async def test_the_services_each_project_defines_now_one_command_per_project() -
     compose = [argv for argv in fake.commands if "compose" in argv and "--dry-run" not in argv]
     assert compose == [("docker", "compose", "version", "--short"), CONFIG_V2]  # argv, not text
     (dry,) = [argv for argv in fake.commands if "--dry-run" in argv]  # staleness: compose's own
-    assert dry == (*CONFIG_V2[:-2], "up", "-d", "--dry-run", "--no-build", "--pull", "never")
+    assert dry == (
+        *CONFIG_V2[:-2], "up", "-d", "--dry-run", "--no-build", "--pull", "never", "--no-start",
+    )  # fmt: skip
     assert fake.timeouts[fake.commands.index(CONFIG_V2)] is None  # the session's own limit
     (shop,) = facts.compose_services
     assert (shop.project, shop.services, shop.error) == ("shop", ("backend", "nginx"), None)
