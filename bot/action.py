@@ -177,11 +177,6 @@ class ReadOnlyHost:
             raise ValueError("compose_dry_run runs only commands with --dry-run")
         return await self._session.run(list(argv), check=False, timeout=timeout)
 
-    async def compose_command(self) -> tuple[str, ...] | None:
-        """The compose CLI's argv: ``docker compose`` (v2), else ``docker-compose``."""
-        found = await self.compose()
-        return found.argv if found is not None else None
-
     def database(
         self, *, address: str, port: int, user: str, password: str, dbname: str
     ) -> AbstractAsyncContextManager[Database]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.compose_cli import V1, V2, ComposeCLI, detect_compose
+from bot.compose_cli import V1, V2
 
 
 def docker_host(socket: str) -> str:
@@ -45,4 +45,4 @@ def compose_prefix(
     return argv
 
 
-__all__ = ["V1", "V2", "ComposeCLI", "compose_prefix", "detect_compose", "docker_host"]
+__all__ = ["V1", "V2", "compose_prefix", "docker_host"]
