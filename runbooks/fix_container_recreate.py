@@ -750,14 +750,10 @@ async def _apply_compose(
 
 async def _service_now(session: HostSession, project: str, service: str) -> list[ContainerDetails]:
     """The service's containers now (not one-off, not a copy kept aside)."""
-    found = await inspect_existing(
-        session.docker.inspect_container, (c.id for c in await session.docker.containers(all=True))
-    )
     return [
         c
-        for c in found
-        if c.labels.get(COMPOSE_PROJECT) == project
-        and c.compose_service == service
+        for c in await _project_containers(ReadOnlyHost(session), project)
+        if c.compose_service == service
         and c.labels.get("com.docker.compose.oneoff", "False").lower() != "true"
     ]
 
