@@ -47,6 +47,7 @@ __all__ = ["slack_api"]
 
 SECRET = "signing-secret-for-tests"
 STG_OPERATOR = "USTGOPS"
+STG_APPROVER = "USTGAPPR"
 CHANNEL = "CCRM"
 
 
@@ -96,7 +97,7 @@ def write(lab: Lab, path: Path, **crm_stg: Any) -> Path:
             "crm-stg": {
                 "hosts": {"h1": h1},
                 "stacks": {"crm": {"compose_project": "crm-staging"}},
-                "access": {"operator": [STG_OPERATOR]},
+                "access": {"operator": [STG_OPERATOR], "approver": [STG_APPROVER]},
                 **crm_stg,
             },
         },
@@ -254,6 +255,25 @@ def test_a_forged_slack_button_for_production_is_refused(
             assert trail.store is not None
             denied = await trail.store.rows(RowFilter(environment="crm-prod"))
             assert any(r.kind == "denied" and r.actor == STG_OPERATOR for r in denied)
+
+            # the same through an approval: staging's approver approves it, still refused
+            asked = await bot.pending.create(
+                environment="crm-stg", action="container.restart", plan=plan,
+                requester=STG_OPERATOR, params={"host": "h1", "container": PROD_API},
+                host="h1", channel=CHANNEL, message_ts=report.ts, needs_approval=True,
+            )  # fmt: skip
+            await bot.pending.request_approval(asked.id, STG_OPERATOR)
+            approve = block_actions_body(
+                f"approve:{asked.id}", str(asked.id), user_id=STG_APPROVER, channel_id=CHANNEL,
+                message_ts=report.ts,
+            )  # fmt: skip
+            assert (await send(bot, approve)).status == 200
+            await bot.drain()
+            replies = [m for m in slack_api.messages(CHANNEL) if m.thread_ts == report.ts]
+            refusals = [m for m in replies if "belongs to environment crm-prod" in m.text]
+            assert len(refusals) == 2, replies
+            denied = await trail.store.rows(RowFilter(environment="crm-prod"))
+            assert any(r.kind == "denied" and r.actor == STG_APPROVER for r in denied), denied
             assert bot.failures == []
 
     asyncio.run(go())
