@@ -176,10 +176,14 @@ def test_recreate_under_v2_reloads_staging_and_puts_back_one_that_cannot_start(
     before = ids(STAGING_BACKEND)
     path = Path(env_file)
     path.write_text(path.read_text().replace("BACKEND_PORT=8002", "BACKEND_PORT=8001"))
-    broken = apply(plan())
-    assert broken.status == "failed" and broken.post_check is None, broken
-    failed, rolled = broken.outcomes
-    assert not failed.ok and rolled.ok and "rolled back" in rolled.detail, broken.outcomes
+    # as an on-call engineer runs it: the terminal says it failed and what it left
+    cli = stackbot(
+        "--config", str(inventory_path), "fix", "container.recreate", "lab", "--yes",
+        *(f"--param={k}={v}" for k, v in {**drift.fixes[0].params, "settle": 5}.items()),
+    )  # fmt: skip
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "✘ failed" in cli.stdout and "rolled back" in cli.stdout, cli.stdout
+    assert "not fixed" in cli.stdout and "post-check" not in cli.stdout, cli.stdout
     staging = client.containers.get(STAGING_BACKEND)
     assert staging.status == "running" and staging.id != before[STAGING_BACKEND]  # the copy
     assert staging.attrs["HostConfig"]["PortBindings"]["8000/tcp"][0]["HostPort"] == "8002"
