@@ -13,7 +13,9 @@ if not 0 <= SLOT <= 9:
     raise ValueError("STACKBOT_LAB_SLOT must be 0-9")
 _SUFFIX = f"-s{SLOT}" if SLOT else ""
 RUN_DIR = Path(f"/run/stackbot-lab{_SUFFIX}")
-CACHE_DIR = Path("/var/cache/stackbot-lab")
+# STACKBOT_LAB_CACHE=DIR keeps the lab's images, rootfs and Compose download somewhere else,
+# e.g. an empty directory to prove the uncached path without losing the usual cache.
+CACHE_DIR = Path(os.environ.get("STACKBOT_LAB_CACHE") or "/var/cache/stackbot-lab")
 STACK_SRC = Path(__file__).resolve().parent / "stack"
 STACKS_DIR = RUN_DIR / "stacks"
 KEYS_DIR = RUN_DIR / "keys"
