@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -228,7 +230,17 @@ def _timed(function: Any, text: str) -> float:
     return time.perf_counter() - started
 
 
+# `scripts/bench NAME ...` runs a benchmark of its own module, ``main(argv)`` there.
+SUBCOMMANDS = {
+    "accuracy": "scripts.bench_accuracy",  # the corpus of Compose incidents: recall, false findings
+    "speed": "scripts.bench_speed",  # against the manual way, fan-out, Slack ack, counts, memory
+}
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        importlib.import_module(SUBCOMMANDS[sys.argv[1]]).main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scenarios", default="healthy,S1,S5")
