@@ -12,20 +12,20 @@ import asyncio
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.docker_objects import DiskUsage
 from bot.errors import CommandFailed, CommandTimeout, DockerAPIError, DockerUnavailable
+from bot.host_reports import (
+    DiskReport,
+    DockerUsageRow,
+    Filesystem,
+    level_of,
+)
 from bot.runbook import Risk, Runbook
 from bot.session import CommandResult, HostSession
 
-Level = Literal["ok", "warning", "critical"]
-UsageKind = Literal["images", "containers", "local volumes", "build cache"]
-
-WARNING_PERCENT = 85.0
-CRITICAL_PERCENT = 95.0
 DF_TIMEOUT = 20.0
 DEFAULT_DOCKER_ROOT = "/var/lib/docker"
 ROOT_LABEL = "/"
@@ -46,67 +46,6 @@ class Params(BaseModel):
             if not path.startswith("/") or "\0" in path or "\n" in path:
                 raise ValueError(f"not an absolute path: {path!r}")
         return paths
-
-
-class Filesystem(BaseModel):
-    """One mounted filesystem, as ``df`` reports it; sizes in bytes, None when unknown."""
-
-    mount_point: str
-    device: str
-    size_bytes: int | None
-    used_bytes: int | None
-    available_bytes: int | None
-    percent_used: float | None = Field(description="used / (used + available), as df counts")
-    inodes_total: int | None = None
-    inodes_used: int | None = None
-    inodes_percent: float | None = None
-    holds: tuple[str, ...] = Field(
-        (), description="the asked paths that live here: '/', 'docker root' or an extra path"
-    )
-    level: Level
-
-
-class DockerUsageRow(BaseModel):
-    """One line of ``docker system df``, computed as the docker CLI does."""
-
-    kind: UsageKind
-    total: int
-    active: int
-    size_bytes: int
-    reclaimable_bytes: int
-    reclaimable_percent: int | None = Field(
-        None, description="integer percent of size, as the CLI prints it; None when size is 0"
-    )
-
-
-class DiskReport(BaseModel):
-    docker_root: str
-    filesystems: list[Filesystem]
-    docker: list[DockerUsageRow] = []
-    unresolved_paths: list[str] = Field(
-        [], description="asked paths df reported nothing for (missing, unreadable)"
-    )
-    inodes_error: str | None = Field(None, description="why inode figures are unknown")
-    docker_error: str | None = Field(
-        None, description="why Docker figures are missing (the root dir is then the default)"
-    )
-
-    @property
-    def level(self) -> Level:
-        """The worst level of any filesystem."""
-        return max((fs.level for fs in self.filesystems), key=_LEVEL_ORDER.index, default="ok")
-
-
-_LEVEL_ORDER: tuple[Level, ...] = ("ok", "warning", "critical")
-
-
-def level_of(*percents: float | None) -> Level:
-    worst = max((p for p in percents if p is not None), default=0.0)
-    if worst >= CRITICAL_PERCENT:
-        return "critical"
-    if worst >= WARNING_PERCENT:
-        return "warning"
-    return "ok"
 
 
 # --- df output ----------------------------------------------------------------

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterable
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.docker_objects import ContainerSummary, Volume
+from bot.host_reports import VolumeRow, VolumesReport, VolumeUser
 from bot.runbook import Risk, Runbook
 from bot.session import HostSession
 
@@ -30,43 +30,6 @@ class Params(BaseModel):
         max_length=128,
         description="only volumes of this compose project (by label, or mounted by its containers)",
     )
-
-
-class VolumeUser(BaseModel):
-    """A container that mounts the volume, in whatever state it is."""
-
-    container: str
-    state: str
-    running: bool
-    destination: str
-
-
-class VolumeRow(BaseModel):
-    """One volume.
-
-    ``created`` is the volume's ``CreatedAt``; for the local driver that is the
-    modification time of its data directory, not when it was created, so it
-    moves when files directly in the volume's root change.
-    """
-
-    name: str
-    driver: str
-    created: datetime | None
-    size_bytes: int | None = Field(description="None when Docker does not know (-1)")
-    compose_project: str | None
-    compose_volume: str | None
-    labels: dict[str, str] = Field(
-        default_factory=dict,
-        description="every label; secret-looking values are redacted on output",
-    )
-    mounted_by: list[VolumeUser]
-    anonymous: bool = Field(description="a 64-hex name and no compose volume label")
-    in_use: bool = Field(description="mounted by at least one container, running or not")
-
-
-class VolumesReport(BaseModel):
-    project: str | None = None
-    volumes: list[VolumeRow]
 
 
 def is_anonymous(volume: Volume) -> bool:

@@ -16,10 +16,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.host_reports import (
+    DiskReport,
+    DockerUsageRow,
+    Filesystem,
+    Level,
+    VolumeRow,
+    VolumesReport,
+    level_of,
+)
 from bot.outcome import HostOutcome, RunOutcome
 from bot.redact import redact_model
-from runbooks.disk import DiskReport, DockerUsageRow, Filesystem, Level, level_of
-from runbooks.volumes import VolumeRow, VolumesReport
 
 UNKNOWN = "—"
 LEVEL_STYLE: dict[Level, str] = {"ok": "green", "warning": "yellow", "critical": "bold red"}

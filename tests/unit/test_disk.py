@@ -12,21 +12,19 @@ from pydantic import BaseModel, ValidationError
 import runbooks
 from bot.docker_objects import DiskUsage, EngineInfo
 from bot.errors import CommandFailed, CommandTimeout, DockerUnavailable
+from bot.host_reports import DiskReport, VolumesReport, level_of
 from bot.runbook import Risk, Runbook, RunbookDefinitionError
 from bot.session import CommandResult, HostSession
 from runbooks.disk import (
     DEFAULT_DOCKER_ROOT,
     RUNBOOK,
-    DiskReport,
     Params,
     assign_paths,
     docker_usage_rows,
     failed_paths,
-    level_of,
     parse_df,
     run,
 )
-from runbooks.volumes import VolumesReport
 from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession, completed
 
 LONG_DEVICE = "/dev/mapper/ubuntu--vg-docker--data--lv--with--a--very--long--name"

@@ -9,11 +9,17 @@ from rich.console import Console
 
 import bot.render
 from bot.errors import HostUnreachable
+from bot.host_reports import (
+    DiskReport,
+    DockerUsageRow,
+    Filesystem,
+    VolumeRow,
+    VolumesReport,
+    VolumeUser,
+)
 from bot.outcome import ErrorInfo, HostOutcome, RunOutcome
 from bot.render import render_json, render_terminal
 from bot.render.terminal import human_count, human_size
-from runbooks.disk import DiskReport, DockerUsageRow, Filesystem
-from runbooks.volumes import VolumeRow, VolumesReport, VolumeUser
 
 SECRET = "hunter2-planted"
 STARTED = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)

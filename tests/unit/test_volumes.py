@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot.docker_objects import ContainerSummary, DiskUsage
-from runbooks.volumes import Params, VolumesReport, run
+from bot.host_reports import VolumesReport
+from runbooks.volumes import Params, run
 from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession
 
 ANON = "3f4a" + "0" * 56 + "beef"
