@@ -22,7 +22,7 @@ from bot.audit.trail import AuditRequest, AuditTrail
 from bot.config.models import Inventory
 from bot.diagnosis import DiagnosisReport, build_report
 from bot.engine import environment_hosts, run_runbook
-from bot.envlock import default_lock_dir
+from bot.envlock import EnvironmentBusy, default_lock_dir
 from bot.errors import HostError, TargetGone, UsageError
 from bot.executor import Sessions, execute, plan_action
 from bot.operations.fixes import REPORT_FIXES, FixRequest, post_check_findings, record
@@ -268,13 +268,15 @@ class Operations:
 
 @asynccontextmanager
 async def _failures_recorded(audit: AuditRequest | None) -> AsyncIterator[None]:
-    """A host that fails mid-request ends the request's rows with ``finished`` (failed)."""
+    """A host that fails mid-request ends the request's rows with ``finished`` (failed);
+    an environment busy with another action ends them with ``finished`` (refused)."""
     try:
         yield
-    except HostError as exc:
+    except (HostError, EnvironmentBusy) as exc:
         if audit is not None and audit.last_kind not in (None, "finished", "denied"):
-            failed = {"status": "failed", "error": exc.code, "message": exc.message}
-            await audit.record("finished", failed)
+            status = "refused" if isinstance(exc, EnvironmentBusy) else "failed"
+            ended = {"status": status, "changed": False if status == "refused" else None}
+            await audit.record("finished", {**ended, "error": exc.code, "message": exc.message})
         raise
 
 

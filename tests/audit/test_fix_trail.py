@@ -103,3 +103,34 @@ async def test_a_second_action_on_the_environment_is_refused_naming_the_holder(
             pass  # another environment is free
     async with advisory_environment_lock(store, "prod", holder="bob", what="z", wait=0.3):
         pass  # released
+
+
+async def test_a_fix_refused_because_the_environment_is_busy_ends_its_story(
+    trail: AuditTrail, store: AuditStore, tmp_path: object
+) -> None:
+    """Another action holds the environment's lock: the fix is refused, nothing starts,
+    and its rows still end with ``finished`` (refused), naming the holder."""
+    from pathlib import Path
+
+    from bot.envlock import EnvironmentBusy, environment_lock
+    from bot.operations.requester import Requester
+    from bot.operations.service import Operations
+
+    lock_dir = Path(str(tmp_path))
+    ops = Operations(INVENTORY, trail=trail, lock_dir=lock_dir, transport=FakeTransport())
+    ops.__dict__["actions"] = {ACTION.name: ACTION}  # the test action, not the real catalogue
+    who = Requester(actor="bob", surface="cli")
+    fix = await ops.propose_fix(
+        who, "prod", ACTION.name, {"host": "web1", "container": "shop_db"},
+        authorised={"by": "bob", "rule": "cli"},
+    )  # fmt: skip
+    async with environment_lock(lock_dir, "prod", holder="alice", what="restart on web1"):
+        with pytest.raises(EnvironmentBusy, match="restart on web1"):
+            await ops.apply_fix(fix, by="bob", how="--yes", lock_wait=0.2)
+    assert fix.audit is not None
+    rows = await store.story(str(fix.audit.correlation_id))
+    kinds = [r.kind for r in rows]
+    assert kinds == ["requested", "authorised", "planned", "confirmed", "finished"], kinds
+    assert rows[-1].details["status"] == "refused" and rows[-1].details["changed"] is False
+    assert rows[-1].details["error"] == "action.environment_busy"
+    assert "alice" in rows[-1].details["message"]
