@@ -83,6 +83,7 @@ from bot.redact import redact_text
 from bot.session import CommandResult, HostSession
 from bot.units import human_size
 from runbooks._compose import compose_prefix
+from runbooks._compose_files import compose_file_facts
 from runbooks._settle import SETTLE_SECONDS, settle
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.checks_config import POSTGRES_INIT_KEYS, loads_env_file
@@ -392,28 +393,34 @@ async def _plan_compose(
     flag_env_files = absolute_paths(newest.labels.get(COMPOSE_ENV_FILE, ""), working_dir)
 
     file, read, failed = await _read_env_files(view.read_file, stack.env_files)
-    if not read:
-        paths = ", ".join(stack.env_files) or "none known"
+    # the service's own `env_file:` entries: compose loads each whole into the container
+    listed = (await compose_file_facts(view.read_file, config_files, project)).env_files
+    own_paths = [p for p in listed.get(service, ()) if p not in stack.env_files]
+    own, own_read, own_failed = await _read_env_files(view.read_file, own_paths)
+    compared = [*own_read, *read]
+    if not compared:
+        paths = ", ".join([*own_paths, *stack.env_files]) or "none known"
         return _refused(
             base,
             f"cannot read the env file(s) of project {project} ({paths}): there is nothing "
             "to compare with, and nothing a recreate would reload",
-            _state(targets, (), (), stack.env_files),
+            _state(targets, (), (), [*own_paths, *stack.env_files]),
         )
     is_db = service == stack.roles.database
     changed: list[str] = []
     added: list[str] = []
     for c in targets:
+        env = c.config.env_map()
         loads = loads_env_file(c, file, stack.containers)
-        more_changed, more_added = env_changes(
-            c.config.env_map(), file, added_too=loads and not is_db
-        )
-        changed += more_changed
-        added += more_added
-    before = _state(targets, changed, added, read)
-    notes = [f"could not read {p}: left out of the comparison" for p in failed]
+        more_changed, more_added = env_changes(env, file, added_too=loads and not is_db)
+        own_changed, own_added = env_changes(env, own)
+        changed += [*more_changed, *own_changed]
+        added += [*more_added, *own_added]
+    changed, added = sorted(set(changed)), sorted(set(added))
+    before = _state(targets, changed, added, compared)
+    notes = [f"could not read {p}: left out of the comparison" for p in [*own_failed, *failed]]
     if not changed and not added:
-        notes.append(f"{service} already runs with what {', '.join(read)} holds")
+        notes.append(f"{service} already runs with what {', '.join(compared)} holds")
         return base.model_copy(update={"before": before, "after": before, "notes": tuple(notes)})
 
     refusal = await anonymous_volume_refusal(view, targets)
@@ -464,9 +471,10 @@ async def _plan_compose(
         notes.append(f"compose's own dry run of this up: {shown or 'nothing to do'}")
     else:
         notes.append(f"{compose.label} has no dry run: the command above is exactly what will run")
+    loaded = ", ".join(dict.fromkeys([*own_read, *env_files])) or "no env file"
     step = Step(
         description=f"recreate service {service} of project {project} through compose "
-        f"({compose.label}) with {', '.join(env_files) or 'no env file'}, only it: no "
+        f"({compose.label}) with {loaded}, only it: no "
         "dependencies, no other project or environment; the old container is kept aside "
         "and put back if the new one does not stay up",
         call=shlex.join(argv),

@@ -27,7 +27,7 @@ from bot.errors import DockerObjectNotFound
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import HostSession
-from runbooks._settle import SETTLE_SECONDS, settle
+from runbooks._settle import POLL, SETTLE_SECONDS, settle
 
 NAME = "container.restart"
 STOP_TIMEOUT = 10
@@ -63,24 +63,33 @@ async def plan(view: ReadOnlyHost, params: Params) -> Plan:
     fine = container.state.running and not container.state.restarting and health != "unhealthy"
     if fine and not params.force:
         return base.model_copy(update={"before": before, "after": before})
-    step = Step(
+    restart = Step(
         description=f"restart {container.name} (stop waits up to {STOP_TIMEOUT} s)",
         call=f"POST /containers/{container.name}/restart?t={STOP_TIMEOUT}",
+    )
+    watch = Step(
+        description=_watch(container.name, params.settle),
+        call=f"GET /containers/{container.name}/json every {POLL:g} s for {params.settle:g} s",
     )
     after = {**before, "state": "running", "exit_code": 0}
     if health != "none":
         after["health"] = "starting"
-    return base.model_copy(update={"before": before, "after": after, "steps": (step,)})
+    return base.model_copy(update={"before": before, "after": after, "steps": (restart, watch)})
+
+
+def _watch(container: str, seconds: float) -> str:
+    return f"watch {container} stay up for {seconds:g} s"
 
 
 async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
     (restarted,) = await single_step(
-        plan, session.docker.restart_container(params.container, timeout=STOP_TIMEOUT)
+        plan.model_copy(update={"steps": plan.steps[:1]}),
+        session.docker.restart_container(params.container, timeout=STOP_TIMEOUT),
     )
     if not restarted.ok:
         return [restarted]
     watched = await settle(session.docker, [params.container], seconds=params.settle)
-    step = f"watch {params.container} stay up for {params.settle:g} s"
+    step = _watch(params.container, params.settle)
     if watched.ok:
         return [restarted, StepOutcome(step=step, ok=True, detail=watched.detail)]
     logs = redact_text(watched.logs)

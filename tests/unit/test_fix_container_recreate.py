@@ -263,6 +263,29 @@ async def test_compose_v2_argv_with_env_file_from_the_project_label() -> None:
     assert plan.before["env_files"] == [staging_env]
 
 
+async def test_the_services_own_env_file_is_compared_and_left_to_compose() -> None:
+    """No project .env, only the service's `env_file: app.env` (edited after up): the plan
+    compares with it and recreates; compose loads it itself, so no --env-file names it."""
+    app_env = f"{WD}/app.env"
+    compose_file = "services:\n  backend:\n    image: shop\n    env_file: [app.env]\n"
+    stack = lab_stack()
+    fake, _ = session(
+        stack, {f"{WD}/docker-compose.yml": compose_file, app_env: {"SECRET_KEY": ROTATED}}
+    )
+    plan = await make_plan(fake, project="shop", service="backend")
+    assert plan.refusal is None and not plan.empty, plan
+    assert plan.before["keys_changed"] == ["SECRET_KEY"]
+    assert plan.before["env_files"] == [app_env]
+    (step,) = plan.steps
+    assert app_env not in shlex.split(step.call) and app_env in step.description
+    same = {
+        f"{WD}/docker-compose.yml": compose_file,
+        app_env: {"SECRET_KEY": lab_env()["SECRET_KEY"]},
+    }
+    fake, _ = session(stack, same)
+    assert (await make_plan(fake, project="shop", service="backend")).empty
+
+
 async def test_the_implied_env_file_is_passed_explicitly_and_v1_without_a_plugin() -> None:
     fake, _ = session(lab_stack(), {ENV_PATH: drifted()}, programs=("docker", "docker-compose"))
     plan = await make_plan(fake, project="shop", service="backend")
