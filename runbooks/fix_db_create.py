@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pydantic import Field, field_validator
 
 from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.discovery import DiscoveredStack, parse_database_url
+from bot.discovery import DiscoveredStack
 from bot.docker_objects import ContainerDetails
 from bot.errors import DatabaseMissing, HostError
 from bot.findings import Finding
@@ -32,6 +33,7 @@ from bot.session import Database, HostSession
 # Private helpers of the diagnosis, used so a fix finds the database exactly the way
 # the diagnosis that proposed it did (they should become public; see the report).
 from runbooks._stacks import find_stack, host_stacks, service_containers
+from runbooks.diagnose.dbconfig import locate_database
 from runbooks.diagnose.gather import answering, container_address, first_running, secret_values
 from runbooks.fix_volume_restore import blocked_refusal, blocking_findings
 
@@ -40,6 +42,7 @@ MAX_IDENTIFIER_BYTES = 63  # Postgres NAMEDATALEN - 1
 MAINTENANCE_DATABASES = ("postgres", "template1")
 DEFAULT_SUPERUSER = "postgres"
 DEFAULT_PORT = 5432
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def validate_identifier(name: str, what: str = "name") -> str:
@@ -105,24 +108,26 @@ class DatabaseServer:
 def database_server(
     stack: DiscoveredStack, containers: list[ContainerDetails]
 ) -> DatabaseServer | str:
-    """The running container the app's database URL reaches (as the diagnosis finds it),
-    else the stack's running database service; or why there is none."""
+    """The running container the app's database settings reach, found as the diagnosis
+    finds it (``locate_database``: a URL, libpq ``PG*``, split ``*DB_HOST``/``*DB_PORT``
+    with any prefix, gaps from the database service's ``POSTGRES_*``), else the stack's
+    running database service; or why there is none."""
     apps = service_containers(stack, stack.roles.app)
     app = first_running(apps) or (apps[0] if apps else None)
-    raw_url = app.config.env_map().get(stack.database.from_env) if app else None
-    host, port = None, DEFAULT_PORT
-    if raw_url:
-        try:
-            url = parse_database_url(raw_url)
-        except ValueError:
-            pass
-        else:
-            host, port = url.host, url.port
-    target = (answering(containers, host) if host else None) or first_running(
-        service_containers(stack, stack.roles.database)
+    dbs = service_containers(stack, stack.roles.database)
+    newest_db = max(dbs, key=lambda c: c.created or _EPOCH, default=None)
+    located = locate_database(
+        app.config.env_map() if app else {},
+        newest_db.config.env_map() if newest_db else {},
+        db_names={n for n in (stack.roles.database, *(c.name for c in dbs)) if n},
+        url_key=stack.database.from_env,
     )
+    host, port = (located.host, located.port) if located else (None, DEFAULT_PORT)
+    # the name as the app resolves it: on the app's own networks (another stack's "db"
+    # on another network is not its database)
+    where = set(app.networks) if app else None
+    target = (answering(containers, host, on=where) if host else None) or first_running(dbs)
     if target is None:
-        dbs = service_containers(stack, stack.roles.database)
         if dbs:
             return (
                 f"the database container {dbs[0].name} of {stack.name} is "

@@ -22,11 +22,13 @@ from typing import Any
 
 import pytest
 
+from bot.action import ActionResult
 from bot.config import Inventory, load_inventory
 from bot.diagnosis import DiagnosisReport
 from bot.findings import Finding
 from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.integration.test_diagnose import describe, diagnose
+from tests.integration.test_fix_data import run
 from tests.lab import images
 from tests.lab.config import H1, PLANTED_PASSWORD, PLANTED_SECRET, STACKS_DIR
 from tests.lab.lab import Lab
@@ -179,7 +181,7 @@ def test_a_down_container_carries_its_last_log_lines_redacted(
 
 
 def test_pg_and_split_variables_get_db_missing(
-    lab: Lab, stacks: dict[str, Path], inventory: Inventory
+    lab: Lab, stacks: dict[str, Path], inventory: Inventory, tmp_path: Path
 ) -> None:
     h1 = lab.docker("h1")
     for project, spec in PROJECTS.items():
@@ -200,3 +202,17 @@ def test_pg_and_split_variables_get_db_missing(
         assert fix.params["database"] == spec.database
         assert fix.params["owner"] == spec.db["POSTGRES_USER"]
     _no_secret(report)
+    # the offered db.create finds the server from the same settings, and cures it
+    results: list[ActionResult] = []
+    for project in PROJECTS:
+        (fix,) = _db_finding(report, "db.missing", project).fixes
+        params = {k: v for k, v in fix.params.items() if k != "host"}
+        plan, result = run(inventory, "db.create", tmp_path, results, **params)
+        assert plan.refusal is None and len(plan.steps) == 1, plan
+        assert cname(project, "db") in plan.steps[0].description
+        assert result.status == "applied", result
+        assert result.post_check is not None and result.post_check.cleared, result
+    after = diagnose(inventory, "lab")
+    assert not [
+        f for f in after.findings if f.code == "db.missing" and f.subject.project in PROJECTS
+    ], describe(after)
