@@ -278,7 +278,7 @@ async def test_the_services_own_env_file_is_compared_and_left_to_compose() -> No
     assert plan.before["env_files"] == [app_env]
     (step,) = plan.steps
     assert app_env not in shlex.split(step.call) and app_env in step.description
-    same = {
+    same: dict[str, Mapping[str, str] | str] = {
         f"{WD}/docker-compose.yml": compose_file,
         app_env: {"SECRET_KEY": lab_env()["SECRET_KEY"]},
     }
