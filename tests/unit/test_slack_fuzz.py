@@ -262,10 +262,12 @@ def test_compose_prefix_is_one_argv_of_strings(
     assert "-c" not in argv[: argv.index("-p")] and not {"sh", "bash"} & set(argv[:3])
     start = 2 + len(environment)
     assert tuple(argv[start : start + len(compose)]) == compose
-    # every value sits right after its flag, whole, whatever it contains
-    assert argv[argv.index("-p") + 1] == project
-    assert argv[argv.index("--project-directory") + 1] == working_dir
-    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-f"][: len(files)] == files
+    # every value sits right after its flag, whole, whatever it contains (a value that
+    # looks like a flag, `-f` say, is still the value: compared by position, not search)
+    tail = ["-p", project, "--project-directory", working_dir]
+    tail += [word for path in files for word in ("-f", path)]
+    tail += [word for path in env_files for word in ("--env-file", path)]
+    assert argv[start + len(compose) :] == tail
     # what a remote shell gets (quote_argv) splits back into exactly this argv
     assert shlex.split(quote_argv(argv)) == argv
 
