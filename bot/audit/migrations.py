@@ -173,6 +173,37 @@ STEPS: tuple[str, ...] = (
     );
     CREATE INDEX slack_deliveries_seen ON slack_deliveries (seen_at);
     """,
+    # 6: the stability watch after a cure (bot/oncall/cures.py); a reopened incident
+    # escalates again from the time it reopened
+    """
+    ALTER TABLE incidents ADD COLUMN reopened_at timestamptz;
+
+    CREATE TABLE cure_watches (
+        id            uuid        PRIMARY KEY,
+        environment   text        NOT NULL,
+        host          text        NOT NULL,
+        stack         text,
+        action        text        NOT NULL,
+        params        jsonb       NOT NULL DEFAULT '{}',
+        finding_id    text,
+        touched       jsonb       NOT NULL DEFAULT '[]',
+        incident_id   uuid        REFERENCES incidents (id),
+        fixed_by      text        NOT NULL,
+        channel       text,
+        thread_ts     text,
+        started_at    timestamptz NOT NULL,
+        ends_at       timestamptz NOT NULL,
+        checks_total  integer     NOT NULL CHECK (checks_total > 0),
+        checks_done   integer     NOT NULL DEFAULT 0,
+        next_check_at timestamptz,
+        status        text        NOT NULL DEFAULT 'watching'
+                                  CHECK (status IN ('watching', 'held', 'broke')),
+        finished_at   timestamptz,
+        evidence      jsonb       NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX cure_watches_due ON cure_watches (next_check_at) WHERE status = 'watching';
+    CREATE INDEX cure_watches_incident ON cure_watches (incident_id) WHERE incident_id IS NOT NULL;
+    """,
 )
 
 

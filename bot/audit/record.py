@@ -36,6 +36,11 @@ Kind = Literal[
     "acknowledged",
     "resolved",
     "override",
+    # the stability watch after a cure (bot/oncall/cure_watch.py)
+    "watch_started",
+    "watch_held",
+    "watch_broke",
+    "reopened",
 ]
 Surface = Literal["cli", "slack", "alert"]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]

@@ -255,10 +255,21 @@ class WatchConfig(Strict):
     every: Duration = timedelta(minutes=5)
 
 
+class CureWatchConfig(Strict):
+    """After a fix, the environment is diagnosed again ``checks`` times over ``settle``;
+    the incident resolves itself when the cure held (docs: README, *On call*)."""
+
+    settle: Duration = Field(timedelta(minutes=10), description="how long a cure must hold")
+    checks: int = Field(4, ge=1, le=60, description="diagnoses spread over the settle window")
+
+
 class OnCallConfig(Strict):
     rotation: Rotation
     escalation: tuple[EscalationStep, ...] = Field(DEFAULT_ESCALATION, min_length=1)
     watch: WatchConfig | None = None
+    cure_watch: CureWatchConfig = Field(
+        CureWatchConfig(), description="the stability watch after every cure"
+    )
     messages_per_minute: int = Field(
         5,
         ge=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,6 +89,12 @@ class Incident(BaseModel):
     resolved_by: str | None
     resolved_at: datetime | None
     digest_id: uuid.UUID | None = None  # listed in this storm digest instead of a message
+    reopened_at: datetime | None = None  # its cure broke: escalation counts from here
+
+    @property
+    def escalates_from(self) -> datetime:
+        """When its escalation clock started: the opening, or the last reopening."""
+        return self.reopened_at or self.opened_at
 
     @property
     def short_id(self) -> str:
@@ -139,3 +145,49 @@ class Override(BaseModel):
     ends_at: datetime
     created_by: str
     created_at: datetime
+
+
+WatchStatus = Literal["watching", "held", "broke"]
+
+
+class CureWatch(BaseModel):
+    """One row of ``cure_watches``: a fix being watched until it has held for a while.
+
+    ``touched``: the containers the fix changed; ``thread_ts``: the thread its notes go
+    to (the incident's, or the report's when the fix came from a report of its own).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    environment: str
+    host: str
+    stack: str | None
+    action: str
+    params: dict[str, Any]
+    finding_id: str | None
+    touched: list[str]
+    incident_id: uuid.UUID | None
+    fixed_by: str
+    channel: str | None
+    thread_ts: str | None
+    started_at: datetime
+    ends_at: datetime
+    checks_total: int
+    checks_done: int
+    next_check_at: datetime | None
+    status: WatchStatus
+    finished_at: datetime | None
+    evidence: list[dict[str, str]]
+
+    @property
+    def short_id(self) -> str:
+        return str(self.id)[:8]
+
+    @property
+    def settle(self) -> timedelta:
+        return self.ends_at - self.started_at
+
+    def check_at(self, number: int) -> datetime:
+        """When check ``number`` (1 … ``checks_total``) is due: evenly over the window."""
+        return self.started_at + self.settle * number / self.checks_total

@@ -149,7 +149,11 @@ class OnCall:
         if step == 0:
             return incident.opened_at
         steps = self.escalation(incident.environment)
-        return incident.opened_at + steps[step - 1].after if step <= len(steps) else None
+        if step > len(steps):
+            return None
+        if incident.reopened_at is not None and step == 1:
+            return incident.reopened_at  # its cure broke: the first step is taken at once
+        return incident.escalates_from + steps[step - 1].after
 
     # --- alerts in ------------------------------------------------------------------------------
 

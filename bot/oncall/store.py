@@ -37,7 +37,8 @@ from bot.oncall.models import Alert, Incident, IncidentStatus, Listed, Listing, 
 COLUMNS = (
     "id, environment, fingerprint, source, title, severity, summary, labels, url, status, "
     "opened_at, last_seen_at, alert_count, oncall_user, channel, message_ts, escalation_step, "
-    "next_page_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, digest_id"
+    "next_page_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, digest_id, "
+    "reopened_at"
 )
 DIGEST_FINGERPRINT = "storm"  # the open digest of an environment (one at a time)
 SLOT_WINDOW = timedelta(minutes=1)  # the cap on new incident messages counts over this
@@ -390,6 +391,45 @@ class IncidentStore:
         if row is None:
             raise _unknown(incident_id)
         return row
+
+    async def reopen(
+        self, incident_id: uuid.UUID, *, by: str, now: datetime, next_page_at: datetime | None
+    ) -> Incident | None:
+        """Its cure broke: open again, unacknowledged, escalating from ``now`` (step 1 due at
+        ``next_page_at``). None when another incident of its fingerprint is open meanwhile
+        (that one carries the story on) or it is a digest."""
+        return await self._transition(
+            "id = %(id)s AND source <> 'stackbot' AND NOT EXISTS (SELECT 1 FROM incidents o "
+            "WHERE o.environment = incidents.environment AND o.fingerprint = "
+            "incidents.fingerprint AND o.status <> 'resolved' AND o.id <> incidents.id)",
+            "status = 'open', acknowledged_by = NULL, acknowledged_at = NULL, "
+            "resolved_by = NULL, resolved_at = NULL, reopened_at = %(now)s, "
+            "escalation_step = CASE WHEN message_ts IS NULL THEN 0 ELSE 1 END, "
+            "next_page_at = CASE WHEN message_ts IS NULL THEN %(now)s ELSE %(next)s END",
+            "reopened", by, now, {"id": incident_id, "next": next_page_at},
+        )  # fmt: skip
+
+    async def by_message(self, channel: str, ts: str) -> Incident | None:
+        """The incident whose channel message is ``ts`` (a thread's root), if any."""
+        found = await self._select(
+            "message_ts = %(ts)s AND channel = %(channel)s", {"ts": ts, "channel": channel}
+        )
+        return found[0] if found else None
+
+    async def still_firing(self, incident: Incident, since: datetime) -> bool:
+        """Does its alert source still fire: a firing alert of its group, or (one alert)
+        a repeat that arrived after ``since``? (Resolved ones fire no longer.)"""
+        if incident.status is IncidentStatus.RESOLVED:
+            return False
+        if not incident.fingerprint.startswith("group:"):
+            return incident.source != "watcher" and incident.last_seen_at > since
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "SELECT 1 FROM incident_alerts WHERE incident_id = %s AND status = 'firing' "
+                "LIMIT 1",
+                (incident.id,),
+            )
+            return await cur.fetchone() is not None
 
     # --- reading --------------------------------------------------------------------------------
 

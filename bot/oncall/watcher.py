@@ -18,11 +18,11 @@ from datetime import timedelta
 
 from bot.diagnosis import DiagnosisReport
 from bot.findings import Severity
+from bot.oncall.finding_alert import finding_alert
 from bot.oncall.intake import AlertSink, IntakeResult
-from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT, Alert
+from bot.oncall.models import Alert
 from bot.oncall.service import OnCall
 from bot.operations import WATCHER, Operations
-from bot.redact import redact_text
 from bot.transport import Transport
 
 _log = logging.getLogger("stackbot.watcher")
@@ -32,30 +32,7 @@ Diagnose = Callable[[str], Awaitable[DiagnosisReport]]
 
 def finding_alerts(report: DiagnosisReport) -> list[Alert]:
     """The report's critical findings as firing alerts."""
-    alerts = []
-    for finding in report.findings:
-        if finding.severity is not Severity.CRITICAL:
-            continue
-        evidence = redact_text(
-            "; ".join(
-                f"{key}: {', '.join(value) if isinstance(value, list) else value}"
-                for key, value in finding.evidence.items()
-            )[: SUMMARY_LIMIT * 2]
-        )
-        labels = {"code": finding.code, "finding": finding.id}
-        if finding.subject.host:
-            labels["host"] = finding.subject.host
-        alerts.append(
-            Alert(
-                fingerprint=f"finding:{finding.id}",
-                title=f"{finding.code}: {finding.title}"[:TITLE_LIMIT],
-                severity=Severity.CRITICAL,
-                summary=evidence[:SUMMARY_LIMIT],
-                source="watcher",
-                labels=labels,
-            )
-        )
-    return alerts
+    return [finding_alert(f) for f in report.findings if f.severity is Severity.CRITICAL]
 
 
 class Watcher:

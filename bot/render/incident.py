@@ -48,6 +48,8 @@ def _status_line(incident: Incident) -> str:
     if incident.status is IncidentStatus.RESOLVED and incident.resolved_at is not None:
         took = human_duration((incident.resolved_at - incident.opened_at).total_seconds())
         by = incident.resolved_by or "?"
+        if by == "cure-watch":  # bot.oncall.cure_watch.ACTOR
+            return f":white_check_mark: *Resolved* by stackbot after {took}: the cure held"
         who = f"<@{by}>" if by[:1] in "UW" and by.isalnum() else f"the alert ({by})"
         return f":white_check_mark: *Resolved* by {who} after {took}"
     took_ack = incident.time_to_acknowledge
@@ -73,11 +75,14 @@ def _button(
     return button
 
 
-def incident_message(incident: Incident, listing: Listing | None = None) -> SlackMessage:
+def incident_message(
+    incident: Incident, listing: Listing | None = None, *, watch: str | None = None
+) -> SlackMessage:
     """The channel message: what, how bad, who is on call, its state, and the buttons.
 
     ``listing`` is what it holds: a group's alerts, or a storm digest's incidents
-    (bounded: the counts, and the first few).
+    (bounded: the counts, and the first few). ``watch``: the line about the watch of
+    its latest cure (``bot.render.slack.cure.watch_line``), shown under its state.
     """
     emoji = SEVERITY_EMOJI[incident.severity]
     env = clip_escaped(incident.environment, 64)[0]
@@ -96,6 +101,8 @@ def incident_message(incident: Incident, listing: Listing | None = None) -> Slac
         repeats = ""
     blocks.append(_context(_context_line(incident, f"{incident.source}{repeats}")))
     blocks.append(_section(_status_line(incident)))
+    if watch:
+        blocks.append(_section(watch))
     blocks.extend(_buttons(incident, ("Acknowledge", "Diagnose", "Resolve")))
     state = {"open": "", "acknowledged": " (acknowledged)", "resolved": " (resolved)"}
     text = f"{severity} {env}: {_title(incident)}{state[incident.status.value]}"

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from bot.access import (
     permissions,
     visible_environments,
 )
-from bot.action import Action
+from bot.action import Action, ActionResult
 from bot.audit.store import RowFilter
 from bot.audit.trail import AuditTrail
 from bot.config.models import Inventory
@@ -42,6 +43,8 @@ from bot.errors import StackbotError
 from bot.executor import Sessions
 from bot.findings import Finding, Fix
 from bot.oncall.clock import Clock, SystemClock
+from bot.oncall.cure_watch import Cure
+from bot.oncall.models import IncidentStatus
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentStore
 from bot.operations import Operations, Requester, render_outcome
@@ -49,6 +52,7 @@ from bot.outcome import HostOutcome
 from bot.pending import PendingAction, PendingActions, PendingError
 from bot.redact import redact_text
 from bot.render.slack import (
+    ButtonValue,
     SlackMessage,
     ephemeral_error,
     escape,
@@ -56,6 +60,7 @@ from bot.render.slack import (
     report_messages,
     result_message,
 )
+from bot.render.slack.cure import DIAGNOSE_AGAIN, diagnose_again_button, resolve_button
 from bot.slack import messages
 from bot.slack.commands import (
     REPORTS,
@@ -76,6 +81,7 @@ from bot.slack.commands import (
 )
 from bot.slack.deliveries import Deliveries
 from bot.slack.incidents import IncidentDesk
+from bot.slack.kept import KeptReport, KeptReports
 from bot.slack.payloads import click_parts as _click
 from bot.slack.payloads import thread_root
 from bot.slack.progress import Coalescer
@@ -84,6 +90,7 @@ from bot.slack.settings import SlackSettings
 _log = logging.getLogger("stackbot.slack")
 COMMAND_PERMISSION = Permission.VIEW
 TEXT_LIMIT = 2900  # a section's text is at most 3,000 characters
+STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # a stack name a button may carry
 GROUP_TTL = 300.0
 
 
@@ -124,6 +131,7 @@ class SlackBot:
         self._refreshing = False
         # the report's blocks as the click saw them, by pending id (to edit it in place)
         self._reports: dict[str, list[dict[str, Any]]] = {}
+        self.kept = KeptReports()  # the reports posted, to re-render them after a fix
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.signing_secret.get_secret_value(),
@@ -136,6 +144,7 @@ class SlackBot:
         self.app.action(re.compile(r"^fix:"))(self._on_fix)
         self.app.action(re.compile(r"^approve:"))(self._on_approve)
         self.app.action(re.compile(r"^deny:"))(self._on_deny)
+        self.app.action(re.compile(rf"^{DIAGNOSE_AGAIN}:"))(self._on_diagnose_again)
         # on-call needs the database (incidents, timers): no store, no incidents
         self.incidents: IncidentDesk | None = None
         if trail is not None and trail.store is not None:
@@ -277,11 +286,24 @@ class SlackBot:
             Requester(user, "slack"), command.env, stack=command.stack, on_host_done=host_done
         )
         await progress.flush()
-        await self._post_report(report, channel, ts, user, root=thread_ts or ts)
+        root = thread_ts or ts
+        self.kept.keep(ts, KeptReport(report, command.stack, user, root))
+        await self._post_report(report, channel, ts, user, root=root)
 
     async def _post_report(
         self, report: DiagnosisReport, channel: str, ts: str, user: str, *, root: str
     ) -> None:
+        button_value = await self._button_values(report, user, channel, ts)
+        message = report_messages(report, button_value=button_value, requested_by=user)
+        await self.client.chat_update(
+            channel=channel, ts=ts, text=message.text, blocks=message.blocks
+        )
+        await self._post_thread(message, channel, root)
+
+    async def _button_values(
+        self, report: DiagnosisReport, user: str, channel: str, ts: str
+    ) -> ButtonValue:
+        """A stored pending action per fix the report offers (its button's value)."""
         values: dict[tuple[str, int], str] = {}
         if self.pending is not None:
             for finding in report.findings:
@@ -295,11 +317,7 @@ class SlackBot:
         def button_value(finding: Finding, fix: Fix) -> str | None:
             return values.get((finding.id, finding.fixes.index(fix)))
 
-        message = report_messages(report, button_value=button_value, requested_by=user)
-        await self.client.chat_update(
-            channel=channel, ts=ts, text=message.text, blocks=message.blocks
-        )
-        await self._post_thread(message, channel, root)
+        return button_value
 
     async def _pending_for(
         self,
@@ -412,6 +430,31 @@ class SlackBot:
         user, channel, _ = _click(body)
         self.spawn(self.approved(body, approve=False), channel=channel, user=user)
 
+    async def _on_diagnose_again(self, ack: Any, body: Mapping[str, Any]) -> None:
+        await ack()
+        user, channel, _ = _click(body)
+        self.spawn(self.diagnose_again(body), channel=channel, user=user)
+
+    async def diagnose_again(self, body: Mapping[str, Any]) -> None:
+        """ "Diagnose again" (after a fix): the environment's diagnosis, into the same thread."""
+        user, channel, value = _click(body)
+        env, _, stack = value.partition(" ")
+        if env not in self.inventory.environments or (stack and not STACK.fullmatch(stack)):
+            await self.tell(channel, user, "That button no longer names an environment.")
+            return
+        if not await self.may(user, channel, env, "diagnose", COMMAND_PERMISSION):
+            return
+        message = body.get("message") or {}
+        root = (
+            thread_root(body)
+            or message.get("ts")
+            or (body.get("container") or {}).get("message_ts")
+        )
+        await self.diagnose(
+            Diagnose(env=env, stack=stack or None), user, channel,
+            thread_ts=str(root) if root else None,
+        )  # fmt: skip
+
     async def clicked(self, body: Mapping[str, Any]) -> None:
         """A fix button: authorise the clicker, then run it (or ask for approval)."""
         user, channel, pending_id = _click(body)
@@ -432,10 +475,10 @@ class SlackBot:
                 return
             await self._ask_approval(
                 pending.id, pending.action, pending.environment, user, channel,
-                thread_root(body) or pending.message_ts,
+                self._root(body, pending),
             )  # fmt: skip
             return
-        await self._claim_and_run(pending_id, user, channel, thread_root(body))
+        await self._claim_and_run(pending_id, user, channel, self._root(body, pending))
 
     async def approved(self, body: Mapping[str, Any], *, approve: bool) -> None:
         user, channel, pending_id = _click(body)
@@ -450,16 +493,19 @@ class SlackBot:
             if not approve:
                 await self.pending.deny(pending.id, user)
                 await self._thread(
-                    channel,
-                    thread_root(body) or pending.message_ts,
-                    f"<@{user}> denied {pending.action}.",
+                    channel, self._root(body, pending), f"<@{user}> denied {pending.action}."
                 )
                 return
             await self.pending.approve(pending.id, user)
         except PendingError as exc:
             await self.tell(channel, user, exc.message)
             return
-        await self._claim_and_run(pending_id, user, channel, thread_root(body))
+        await self._claim_and_run(pending_id, user, channel, self._root(body, pending))
+
+    def _root(self, body: Mapping[str, Any], pending: PendingAction) -> str | None:
+        """Where what follows a click goes: the thread the clicked message is in (an
+        incident's root), else the thread of the report the pending action came from."""
+        return thread_root(body) or self.kept.root(pending.message_ts) or pending.message_ts
 
     async def _pending_of(self, user: str, channel: str, pending_id: str) -> PendingAction | None:
         """The pending action behind a button; the clicker is told when there is none."""
@@ -507,6 +553,7 @@ class SlackBot:
             )
             audit_id = str(fix.audit.correlation_id) if fix.audit else None
             result = await self.operations.apply_fix(fix, by=user, how="slack button")
+            cured_at = self.incidents.oncall.clock.now() if self.incidents else None
         except StackbotError as exc:
             await self.pending.finish(pending.id, "failed", {"error": exc.message})
             await self._thread(
@@ -517,25 +564,97 @@ class SlackBot:
         await self.pending.finish(
             pending.id, "done" if ok else "failed", result.model_dump(mode="json")
         )
+        await self._after_fix(pending, result, user, channel, root or pending.message_ts,
+                              seconds=time.monotonic() - started, audit_id=audit_id,
+                              cured_at=cured_at)  # fmt: skip
+
+    async def _after_fix(
+        self, pending: PendingAction, result: ActionResult, user: str, channel: str,
+        root: str | None, *, seconds: float, audit_id: str | None, cured_at: datetime | None,
+    ) -> None:  # fmt: skip
+        """The report updated in place, the result with what is left and what to do next
+        (Resolve the incident, Diagnose again) in the thread root, and a cure watched."""
+        ok = result.status in ("applied", "nothing to do")
+        cured = result.status == "applied" and (
+            result.post_check is None or result.post_check.cleared
+        )
+        kept = self.kept.get(pending.message_ts)
         blocks = self._reports.pop(str(pending.id), [])
-        if ok and pending.finding_id and pending.message_ts and pending.channel and blocks:
-            await self._mark_fixed(
-                pending.channel,
-                pending.message_ts,
-                pending.finding_id,
-                user,
-                time.monotonic() - started,
-                blocks,
-            )
-        reply = result_message(result, audit_id=audit_id)
-        await self._thread(channel, root or pending.message_ts, reply.text, reply.blocks)
+        note = None
+        if ok and pending.finding_id and pending.message_ts and pending.channel:
+            line = f"✅ fixed by <@{user}> in {seconds:.0f} s"
+            if kept is not None:
+                note = await self._report_again(pending, kept, line, user)
+            elif blocks:
+                await self._mark_fixed(
+                    pending.channel, pending.message_ts, pending.finding_id, line, blocks
+                )
+        desk = self.incidents
+        incident = await desk.incident_of(channel, root) if desk is not None and root else None
+        buttons = []
+        if cured and incident is not None and incident.status is not IncidentStatus.RESOLVED:
+            buttons.append(resolve_button(incident.id))
+        if ok:
+            buttons.append(diagnose_again_button(pending.environment, kept.stack if kept else None))
+        reply = result_message(result, audit_id=audit_id, note=note, buttons=buttons)
+        await self._thread(channel, root, reply.text, reply.blocks)
+        if cured and desk is not None:
+            finding = kept.finding(pending.finding_id) if kept is not None else None
+            touched = {
+                str(v)
+                for source in (pending.params, result.target, result.plan.target)
+                for k, v in source.items()
+                if k == "container" and v
+            }
+            cure = Cure(
+                environment=pending.environment, host=result.host, action=pending.action,
+                params=pending.params, fixed_by=pending.approval_requested_by or user,
+                finding_id=pending.finding_id,
+                stack=finding.subject.project if finding is not None else None,
+                touched=tuple(sorted(touched)), incident_id=incident.id if incident else None,
+                channel=channel, thread_ts=root, cured_at=cured_at,
+            )  # fmt: skip
+            await desk.cures.start(cure, desk)
+
+    async def _report_again(
+        self, pending: PendingAction, kept: KeptReport, line: str, user: str
+    ) -> str:
+        """Diagnose the report's environment again and render it over the same message:
+        the fixed finding struck out with who fixed it, the header saying what is left,
+        a "Diagnose again" button. Returns the status line, for the result message."""
+        assert pending.message_ts is not None and pending.channel is not None
+        finding_id = pending.finding_id
+        assert finding_id is not None
+        before = kept.finding(finding_id)
+        report = await self.operations.diagnose(
+            Requester(user, "slack"), pending.environment, stack=kept.stack
+        )
+        kept.fixed[finding_id] = line
+        if before is not None:
+            kept.gone[finding_id] = before
+        present = {f.id for f in report.findings}
+        for fid in present:  # fixed, but found again: shown as it is now
+            kept.gone.pop(fid, None)
+            kept.fixed.pop(fid, None)
+        kept.report = report
+        values = await self._button_values(
+            report, kept.requested_by, pending.channel, pending.message_ts
+        )
+        message = report_messages(
+            report, button_value=values, requested_by=kept.requested_by,
+            fixed=kept.fixed,
+            resolved=list(kept.gone.values()), diagnose_again=True, stack=kept.stack,
+        )  # fmt: skip
+        await self.client.chat_update(
+            channel=pending.channel, ts=pending.message_ts, text=message.text,
+            blocks=message.blocks,
+        )  # fmt: skip
+        return f"*Now*: {message.text}"
 
     async def _mark_fixed(
-        self, channel: str, ts: str, finding_id: str, user: str, seconds: float,
-        blocks: list[dict[str, Any]],
-    ) -> None:  # fmt: skip
-        """Edit the original report in place: the finding's buttons become a ✅ line."""
-        line = f"✅ fixed by <@{user}> in {seconds:.0f} s"
+        self, channel: str, ts: str, finding_id: str, line: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        """A report this process did not post: its finding's buttons become a ✅ line."""
         edited, changed = [], False
         for block in blocks:
             if str(block.get("block_id", "")).startswith(f"fixes:{finding_id}"):

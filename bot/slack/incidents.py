@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from bot.access import COMMAND_PERMISSIONS, Permission, authorise, visible_environments
 from bot.audit.record import Kind, Surface
 from bot.audit.trail import AuditRequest
+from bot.oncall.cure_watch import CureWatcher, Verdict
+from bot.oncall.cures import CureStore
 from bot.oncall.intake import IntakeResult
-from bot.oncall.models import Alert, Incident
+from bot.oncall.models import Alert, CureWatch, Incident
 from bot.oncall.rotation import OnCallNow
 from bot.oncall.service import OnCall, Page
 from bot.oncall.store import IncidentError
@@ -34,6 +36,14 @@ from bot.render.incident import (
     notice,
     oncall_message,
     page_message,
+)
+from bot.render.slack import SlackMessage
+from bot.render.slack.cure import (
+    watch_broke_message,
+    watch_held_message,
+    watch_line,
+    watch_page_message,
+    watch_started_message,
 )
 from bot.slack.commands import Diagnose, Incidents, OnCallOverride, OnCallShow
 from bot.slack.payloads import click_parts as _click
@@ -60,6 +70,11 @@ class IncidentDesk:
         app.action(re.compile(rf"^{RESOLVE}:"))(self._on_resolve)
         self._passes = _Coalesced(self.run_due)
         self._digest_edits: dict[uuid.UUID, _Coalesced] = {}
+        # the stability watch after a cure: this desk is its notifier
+        self.cures = CureWatcher(
+            oncall, CureStore(oncall.store.store), bot.operations, trail=bot.trail,
+            sink=self.receive,
+        )  # fmt: skip
 
     @property
     def client(self) -> Any:
@@ -119,7 +134,7 @@ class IncidentDesk:
 
     async def page(self, page: Page) -> None:
         incident = await self.oncall.store.get(page.incident.id)  # the message ts, if posted since
-        waited = human_duration((self.oncall.clock.now() - incident.opened_at).total_seconds())
+        waited = human_duration((self.oncall.clock.now() - incident.escalates_from).total_seconds())
         message = page_message(incident, step=page.page)
         if page.page == "channel":
             await self.client.chat_postMessage(
@@ -140,10 +155,14 @@ class IncidentDesk:
             if handed is not None:
                 await self._refresh(handed)  # the message names who holds the pager now
         if incident.message_ts and page.page != "channel":
+            why = (
+                "the cure broke, it is open again"
+                if incident.reopened_at is not None and page.step == 1
+                else f"not acknowledged after {waited}"
+            )
             await self.client.chat_postMessage(
                 channel=incident.channel, thread_ts=incident.message_ts,
-                text=f"Paged <@{page.target}> ({STEP_WORDS[page.page]}): "
-                f"not acknowledged after {waited}.",
+                text=f"Paged <@{page.target}> ({STEP_WORDS[page.page]}): {why}.",
             )  # fmt: skip
         await self._audit(
             incident, "stackbot", "paged", {"page": page.page, "target": page.target},
@@ -184,7 +203,11 @@ class IncidentDesk:
         incident = await self.oncall.store.get(incident_id)
         if not incident.message_ts:
             return  # not announced yet: the announcement will show the row as it is then
-        message = incident_message(incident, await self.oncall.store.listing(incident))
+        watch = await self.cures.store.latest(incident.id)
+        message = incident_message(
+            incident, await self.oncall.store.listing(incident),
+            watch=watch_line(watch) if watch is not None else None,
+        )  # fmt: skip
         await self.client.chat_update(
             channel=incident.channel, ts=incident.message_ts, text=message.text,
             blocks=message.blocks,
@@ -267,6 +290,60 @@ class IncidentDesk:
         """An answer only ``user`` sees, written by stackbot (its mentions stay mentions)."""
         message = notice(text)
         await self.bot.ephemeral(channel, user, message.text, message.blocks)
+
+    async def incident_of(self, channel: str, root: str) -> Incident | None:
+        """The incident whose thread ``root`` is (None: a thread of its own)."""
+        return await self.oncall.store.by_message(channel, root)
+
+    # --- the cure watch's notifier -------------------------------------------------------------
+
+    async def watch_started(self, watch: CureWatch, incident: Incident | None) -> None:
+        await self._watch_note(watch, watch_started_message(watch))
+        if incident is not None:
+            await self._refresh(incident)
+
+    async def watch_checked(self, verdict: Verdict) -> None:
+        """Holding: the incident's message says so. Held: the closing note. Broke: the new
+        evidence broadcast from the thread, the fixer told, the on-call person paged."""
+        watch = verdict.watch
+        if verdict.outcome == "unread":
+            return
+        if verdict.incident is not None:
+            await self._refresh(verdict.incident)
+        if verdict.outcome == "held":
+            await self._watch_note(
+                watch,
+                watch_held_message(
+                    watch, resolved=verdict.resolved, kept_open=verdict.kept_open,
+                    page_to_cure=verdict.page_to_cure, cure_to_resolved=verdict.cure_to_resolved,
+                ),
+            )  # fmt: skip
+        elif verdict.outcome == "broke":
+            message = watch_broke_message(
+                watch, verdict.broken, incident=verdict.incident, reopened=verdict.reopened,
+                linked=verdict.linked,
+            )  # fmt: skip
+            await self._watch_note(watch, message, broadcast=True)
+            told = watch_page_message(
+                watch, verdict.broken, channel=watch.channel, role="you applied"
+            )
+            await self.client.chat_postMessage(
+                channel=watch.fixed_by, text=told.text, blocks=told.blocks
+            )
+            if verdict.reopened:  # its first escalation step is due now: take it here
+                self.bot.spawn(self._passes.run())
+
+    async def _watch_note(
+        self, watch: CureWatch, message: SlackMessage, *, broadcast: bool = False
+    ) -> None:
+        """A note in the thread the cure was made in (the incident's root)."""
+        if watch.channel is None:
+            return
+        await self.client.chat_postMessage(
+            channel=watch.channel, thread_ts=watch.thread_ts,
+            reply_broadcast=broadcast and watch.thread_ts is not None,
+            text=message.text, blocks=message.blocks,
+        )  # fmt: skip
 
     async def _diagnose_into_thread(self, incident: Incident, user: str) -> None:
         await self.bot.diagnose(

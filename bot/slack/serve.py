@@ -105,14 +105,18 @@ def alert_environments(inventory: Inventory) -> list[str]:
 
 
 def _on_call_loops(bot: SlackBot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """The escalation loop, and the watcher when an environment asks for one."""
+    """The cure watch's loop; the escalation loop, and the watcher when an environment
+    asks for one."""
     desk = bot.incidents
-    if not alert_environments(bot.inventory):
-        return []  # no environment has a channel for incidents: nothing to escalate
     if desk is None:
-        _log.warning("on-call is off: the database cannot be reached")
+        if alert_environments(bot.inventory):
+            _log.warning("on-call is off: the database cannot be reached")
         return []
-    loops = [asyncio.ensure_future(desk.oncall.run(desk, stop))]
+    # every cure is watched, with or without on-call (its checks share the one transport)
+    loops = [asyncio.ensure_future(desk.cures.run(desk, stop))]
+    if not alert_environments(bot.inventory):
+        return loops  # no environment has a channel for incidents: nothing to escalate
+    loops.append(asyncio.ensure_future(desk.oncall.run(desk, stop)))
     operations = bot.operations
     watcher = Watcher(desk.oncall, desk.receive, lambda env: operations.diagnose(WATCHER, env))
     if watcher.watched():

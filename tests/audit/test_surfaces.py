@@ -128,14 +128,17 @@ async def all_rows(conninfo: str) -> list[AuditRow]:
 
 
 def assert_the_rows(rows: Sequence[AuditRow], *, actor: str, surface: str) -> None:
-    """The assertions both surfaces must pass: the same requests, the same rows."""
+    """The assertions both surfaces must pass: the same requests, the same rows.
+    (Slack's cure then starts a stability watch, its own story: ``watch_of``.)"""
     stories: dict[str, list[AuditRow]] = {}
-    for row in rows:
+    for row in (r for r in rows if r.action != "cure.watch"):
         stories.setdefault(str(row.correlation_id), []).append(row)
     by_action = {str(story[0].action): story for story in stories.values()}
     assert sorted(by_action) == ["diagnose", "network.connect", "volumes"], by_action
     assert len(stories) == 3
-    assert {(r.actor, r.surface, r.environment) for r in rows} == {(actor, surface, "prod")}
+    assert {(r.actor, r.surface, r.environment) for r in rows if r.action != "cure.watch"} == {
+        (actor, surface, "prod")
+    }
 
     diagnose = by_action["diagnose"]
     assert [r.kind for r in diagnose] == ["requested", "diagnosed"]
@@ -225,5 +228,9 @@ def test_slack_writes_the_same_rows(
             assert bot.failures == []
 
     asyncio.run(scenario())
-    assert_the_rows(asyncio.run(all_rows(conninfo)), actor=OPERATOR, surface="slack")
+    rows = asyncio.run(all_rows(conninfo))
+    assert_the_rows(rows, actor=OPERATOR, surface="slack")
+    # the cure is then watched: its own story, started for the fix that cleared
+    watch = [r for r in rows if r.action == "cure.watch"]
+    assert [r.kind for r in watch] == ["watch_started"], watch
     assert any("post-check" in (m.text + str(m.blocks)).lower() for m in slack_api.messages("C1"))

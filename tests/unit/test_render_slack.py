@@ -501,3 +501,35 @@ def test_host_notes_show_what_was_not_read_redacted_and_escaped() -> None:
     assert "hunter22" not in thread and "<!channel>" not in thread
     for each in all_messages(message):
         validate_blocks(each.blocks)  # raises on a broken block
+
+
+def test_after_a_fix_the_report_offers_diagnose_again_within_its_budget() -> None:
+    message = report_messages(
+        report_of(many_findings(20)), button_value=pending, diagnose_again=True, stack="shop"
+    )
+    assert len(message.blocks) <= TOP_BLOCKS
+    (again,) = [b for b in message.blocks if b.get("block_id") == "again"]
+    (button,) = again["elements"]
+    assert button["text"]["text"] == "Diagnose again" and button["value"] == "prod shop"
+    assert button["action_id"] == "diagnose_again:prod"
+    assert message.blocks[-1]["type"] == "context"  # the footer stays last
+
+
+def test_a_result_message_carries_what_is_left_and_what_to_do_next() -> None:
+    from bot.render.incident import RESOLVE
+    from bot.render.slack.cure import RESOLVE as CURE_RESOLVE
+    from bot.render.slack.cure import diagnose_again_button, resolve_button
+
+    assert CURE_RESOLVE == RESOLVE  # the incident desk answers the result's Resolve
+    message = result_message(
+        result(), audit_id="abc", note="*Now*: 🟢 prod — healthy",
+        buttons=[resolve_button("0b1e"), diagnose_again_button("prod")],
+    )  # fmt: skip
+    (actions,) = [b for b in message.blocks if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in actions["elements"]] == [
+        "Resolve incident",
+        "Diagnose again",
+    ]
+    assert actions["elements"][0]["action_id"] == f"{RESOLVE}:0b1e"
+    assert "*Now*: 🟢 prod — healthy" in texts(message.blocks)
+    assert message.blocks[-1]["type"] == "context"  # the audit id last

@@ -287,3 +287,20 @@ async def test_stack_logs_posts_a_code_block_and_the_whole_text_as_a_file(
     assert "/stack logs ENV SERVICE [--since SINCE]" in str(usage.body)
     help_text = await dispatch(bot, slash_command_body("help", user_id=VIEWER))
     assert "/stack ps ENV [--project PROJECT]" in str(help_text.body)
+
+
+async def test_diagnose_again_is_authorised_again_and_refuses_what_it_does_not_know(
+    slack_api: SlackStub, tmp_path: Path
+) -> None:
+    bot = make_bot(tmp_path, slack_api.api_url)
+    for value in ("nowhere", "prod $(reboot)", "prod ../etc"):
+        click = block_actions_body(f"diagnose_again:{value[:8]}", value, user_id=VIEWER)
+        assert (await dispatch(bot, click)).status == 200
+    assert [m.text for m in slack_api.ephemerals(VIEWER)] == [
+        "That button no longer names an environment."
+    ] * 3
+    # someone without a role on the environment is refused, and nothing is diagnosed
+    hidden = block_actions_body("diagnose_again:hidden", "hidden-payroll", user_id=VIEWER)
+    await dispatch(bot, hidden)
+    assert len(slack_api.ephemerals(VIEWER)) == 4
+    assert not slack_api.calls("chat.postMessage") and bot.failures == []

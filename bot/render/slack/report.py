@@ -57,6 +57,7 @@ from bot.render.slack.blocks import (
     escape,
 )
 from bot.render.slack.buttons import button_label, confirmation
+from bot.render.slack.cure import diagnose_again_button
 from bot.render.slack.evidence import evidence_fields, file_name, where
 
 __all__ = ["TOP_BLOCKS", "ButtonValue", "ConfirmText", "report_messages"]
@@ -366,6 +367,8 @@ def report_messages(
     confirm_text: ConfirmText | None = None,
     known_secrets: Iterable[str] = (),
     requested_by: str | None = None,
+    diagnose_again: bool = False,
+    stack: str | None = None,
 ) -> SlackMessage:
     """The report as a summary message, with its details as thread messages.
 
@@ -374,8 +377,9 @@ def report_messages(
     pass the new diagnosis with ``fixed`` (finding id → the line shown instead of its
     buttons, "✅ fixed by <@U1> in 4 s") and ``resolved`` (fixed findings the new
     diagnosis no longer has): the header then says what is left. ``confirm_text``
-    replaces a destructive fix's confirmation text. Callbacks see the unredacted
-    finding; blocks show the redacted one.
+    replaces a destructive fix's confirmation text. ``diagnose_again``: a "Diagnose again"
+    button above the footer (its value the environment and ``stack``), as after a fix.
+    Callbacks see the unredacted finding; blocks show the redacted one.
     """
     fixed = dict(fixed or {})
     secrets = tuple(known_secrets)
@@ -414,7 +418,7 @@ def report_messages(
 
     # the top message: the critical and warning findings that fit, then the fixed ones
     top = [i for i in items if i.shown.severity is not Severity.INFO]
-    budget = TOP_BLOCKS - 2  # the header and the footer
+    budget = TOP_BLOCKS - 2 - int(diagnose_again)  # the header, the footer, the button
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(clip(header, MAX_HEADER))}]
     taken = 0
     for item in top:
@@ -468,6 +472,9 @@ def report_messages(
     if len(done) > shown_done:
         pointers.append(f"{len(done) - shown_done} fixed")
     thread_note = f":thread: {' and '.join(pointers)} in the thread" if pointers else ""
+    if diagnose_again:
+        again = diagnose_again_button(report.environment, stack)
+        blocks.append({"type": "actions", "block_id": "again", "elements": [again]})
     blocks.append(_footer(shown, requested_by, thread_note))
 
     thread = [_message(f"{place}: details", _unique_ids(each)) for each in thread_blocks if each]

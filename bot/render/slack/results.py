@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.action import ActionResult
@@ -46,9 +46,16 @@ def ephemeral_error(text: str, *, known_secrets: Iterable[str] = ()) -> SlackMes
 
 
 def result_message(
-    result: ActionResult, *, audit_id: str | None, known_secrets: Iterable[str] = ()
+    result: ActionResult,
+    *,
+    audit_id: str | None,
+    known_secrets: Iterable[str] = (),
+    note: str | None = None,
+    buttons: Sequence[dict[str, Any]] = (),
 ) -> SlackMessage:
-    """The thread reply after a fix: status, steps, post-check and the audit id."""
+    """The thread reply after a fix: status, steps, post-check and the audit id; then
+    ``note`` (stackbot's own mrkdwn, e.g. what is left) and ``buttons`` (what to do
+    next: Resolve the incident, Diagnose again)."""
     shown = redact_model(result, tuple(known_secrets))
     action = clip_escaped(shown.action, 100)[0]
     where = clip_escaped(f"{shown.environment}/{shown.host}", 200)[0]
@@ -83,6 +90,10 @@ def result_message(
                 left, MAX_TEXT - 200, lambda n: f"… and {n} more"
             )
         blocks.append(_section(text))
+    if note:
+        blocks.append(_section(note))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "after_fix", "elements": list(buttons)})
     if audit_id:
         blocks.append(_context(f"audit id `{clip_escaped(audit_id, 100)[0]}`"))
     fallback = f"{shown.action} on {shown.environment}/{shown.host}: {status}"
