@@ -84,7 +84,7 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Make sure the server runs, and count this process as one of its users."""
-        self._prepare_dirs()
+        self.prepare_dirs()
         with self._start_lock():
             if not self.running():
                 self._initdb()
@@ -126,7 +126,8 @@ class EmbeddedPostgres:
 
     # -- the work ---------------------------------------------------------------
 
-    def _prepare_dirs(self) -> None:
+    def prepare_dirs(self) -> None:
+        """The data directory, made so the server may use it (done by ``start`` too)."""
         socket_path = self.pgdata / SOCKET_NAME
         if len(str(socket_path)) > MAX_SOCKET_PATH:
             raise EmbeddedPostgresFailed(

@@ -6,6 +6,13 @@ The database URL is ``$STACKBOT_DATABASE_URL``, else the inventory's
 ``~/.local/share/stackbot``; ``/var/lib/stackbot`` for root). The spool lives
 in the data directory either way. Opening never fails: with no database the
 trail spools, and anything that must be durable is refused.
+
+``overlap=True`` (the CLI): the store starts in the background (the embedded
+server's start, the pool) while the caller goes on, e.g. connects to its hosts.
+A read-only row written before the store is up is appended to the spool at
+once (fsync'd: never lost, never waited for) and replayed into the database,
+in order, by the next write once it is up, and at the latest when the trail
+closes; a durable row waits for the store, as always (see ``StartingTrail``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 from bot.audit.embedded import EmbeddedPostgres
 from bot.audit.errors import AuditUnavailable, EmbeddedPostgresFailed
 from bot.audit.spool import Spool
+from bot.audit.starting import StartingTrail
 from bot.audit.store import AuditStore
 from bot.audit.trail import AuditTrail
 from bot.config.models import Inventory
@@ -47,14 +55,19 @@ def database_url(inventory: Inventory, environ: Mapping[str, str]) -> str | None
 
 @asynccontextmanager
 async def open_trail(
-    inventory: Inventory, environ: Mapping[str, str] = os.environ
+    inventory: Inventory, environ: Mapping[str, str] = os.environ, *, overlap: bool = False
 ) -> AsyncIterator[AuditTrail]:
-    """The trail for this process; closes the pool (and lets go of the embedded server)."""
+    """The trail for this process; closes the pool (and lets go of the embedded server).
+    ``overlap``: do not wait for the store to start (see the module docstring)."""
     directory = data_dir(inventory, environ)
     if directory == ROOT_DATA_DIR and not directory.exists():
         directory.mkdir(parents=True, mode=0o711)
     spool = Spool(directory / SPOOL_NAME)
     url = database_url(inventory, environ)
+    if overlap:
+        async with _starting_trail(directory, url, spool) as starting:
+            yield starting
+        return
     embedded = None
     if url is None:
         embedded = EmbeddedPostgres(directory)
@@ -77,3 +90,44 @@ async def open_trail(
         await store.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.release)
+
+
+@asynccontextmanager
+async def _starting_trail(
+    directory: Path, url: str | None, spool: Spool
+) -> AsyncIterator[StartingTrail]:
+    embedded = EmbeddedPostgres(directory) if url is None else None
+    if embedded is not None:
+        url, label = embedded.conninfo, f"the embedded audit database in {embedded.pgdata}"
+    else:
+        label = f"the audit database {redact_url(url or '')}"
+    store = AuditStore(url or "", label=label)
+    failed = None
+    if embedded is not None:
+        try:  # before any spooled row creates the data directory with the spool's mode
+            embedded.prepare_dirs()
+        except EmbeddedPostgresFailed as exc:
+            failed = exc.message
+
+    async def start() -> str | None:
+        """None once the store is open; else why there is no audit database."""
+        if failed is not None:
+            return failed
+        if embedded is not None:
+            try:
+                await asyncio.to_thread(embedded.start)
+            except EmbeddedPostgresFailed as exc:
+                return exc.message
+        await store.open()
+        return None
+
+    trail = StartingTrail(store, spool, asyncio.create_task(start(), name="stackbot-audit-start"))
+    try:
+        yield trail
+    finally:
+        try:
+            await trail.settle()
+        finally:
+            await store.close()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.release)

@@ -17,7 +17,6 @@ import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from rich.console import Console
 
@@ -36,23 +35,6 @@ CSV_FIELDS = (
 )
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def add_parser(sub: Any) -> None:
-    audit = sub.add_parser("audit", help="read the audit trail; verify it was not changed")
-    cmds = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
-    listing = cmds.add_parser("list", help="rows, oldest first (filters combine)")
-    export = cmds.add_parser("export", help="every row (or the filtered ones), JSON lines or CSV")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    for cmd in (listing, export):
-        cmd.add_argument("--env", help="only this environment")
-        cmd.add_argument("--actor", help="only this actor (Slack user id/name, or OS user)")
-        cmd.add_argument("--since", help="ISO date/time, or an age such as 2h or 7d")
-        cmd.add_argument("--action", help="only this action (e.g. container.restart, diagnose)")
-    listing.add_argument("--limit", type=int, default=200, help="the last N rows (default 200)")
-    show = cmds.add_parser("show", help="the whole story of one request")
-    show.add_argument("id", metavar="ID", help="a correlation id, or the id of any of its rows")
-    cmds.add_parser("verify", help="walk the hash chain; name the first changed/deleted row")
 
 
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
@@ -136,4 +118,4 @@ def _print(out: Console, text: str) -> None:
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-__all__ = ["add_parser", "parse_since", "run_audit", "to_csv"]
+__all__ = ["parse_since", "run_audit", "to_csv"]

@@ -28,28 +28,6 @@ class NotConfirmed(StackbotError):
     exit_status = EXIT_REFUSED
 
 
-def add_parser(sub: Any) -> None:
-    fix = sub.add_parser(
-        "fix",
-        help="apply a fix: shows the plan, asks before anything destructive",
-        description="stackbot fix ACTION ENV --param k=v …   or   stackbot fix --finding ID ENV",
-    )
-    fix.add_argument("action", metavar="ACTION", nargs="?", help="e.g. network.connect")
-    fix.add_argument("env", metavar="ENV", help="environment from the inventory")
-    fix.add_argument("--param", action="append", default=[], metavar="K=V", help="repeat")
-    fix.add_argument("--finding", metavar="ID", help="apply the fix `diagnose` proposed")
-    fix.add_argument("--yes", action="store_true", help="do not ask before destructive steps")
-    fix.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
-    fix.add_argument("--format", choices=("table", "json"), default="table")
-    fix.add_argument(
-        "--wait",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long to wait for another action on the environment (default 10)",
-    )
-
-
 async def run_fix(
     operations: Operations,
     args: argparse.Namespace,
@@ -229,4 +207,4 @@ def _json(result: ActionResult) -> str:
     return json.dumps(redact_data(result.model_dump(mode="json")), indent=2, ensure_ascii=False)
 
 
-__all__ = ["add_parser", "run_fix"]
+__all__ = ["run_fix"]

@@ -15,24 +15,19 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from bot.audit.setup import open_trail
-from bot.cli import audit, fix, oncall
-from bot.config import Inventory, find_config, load_inventory
-from bot.engine import environment_hosts
+from bot.cli.libsearch import import_asyncssh
+from bot.cli.parsers import build_parser, command_word
 from bot.errors import StackbotError
-from bot.executor import Sessions
-from bot.operations import Operations, ReportSpec, Requester, render_outcome, report_specs
-from bot.operations.params import validated
-from bot.ownership import shared_engine_warnings
-from bot.probe import HostProbe, probe_hosts
-from bot.render.json_output import render_json
-from bot.render.report import render_report, report_json
-from bot.transport import Transport
-from runbooks import load_runbook
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.config import Inventory
+    from bot.executor import Sessions
+    from bot.operations import Operations, ReportSpec, Requester
+    from bot.probe import HostProbe
 
 EXIT_OK = 0
 EXIT_CRITICAL = 1
@@ -40,76 +35,12 @@ EXIT_HOST_FAILED = 4
 EXIT_INTERNAL = 70
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stackbot",
-        description="Diagnose and fix Docker Compose stacks on your hosts, over SSH.",
-    )
-    parser.add_argument("--config", metavar="PATH", help="inventory file (else $STACKBOT_CONFIG)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    check = sub.add_parser("check-config", help="validate the inventory; --connect tries hosts")
-    check.add_argument("--connect", action="store_true", help="also connect to every host")
-    check.add_argument("--env", help="only this environment's hosts")
-
-    diagnose = sub.add_parser("diagnose", help="what is wrong, the evidence, and the fix")
-    diagnose.add_argument("env", metavar="ENV", help="environment from the inventory")
-    diagnose.add_argument("stack", metavar="STACK", nargs="?", help="only this stack")
-    diagnose.add_argument("--host", action="append", default=[], help="only this host (repeat)")
-    diagnose.add_argument("--format", choices=("table", "json"), default="table")
-    diagnose.add_argument(
-        "--deadline", type=float, default=60.0, help="seconds for reading each host (default 60)"
-    )
-
-    fix.add_parser(sub)
-
-    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode; --http for HTTP mode)")
-    serve.add_argument("--http", action="store_true", help="HTTP mode (events at /slack/events)")
-    serve.add_argument(
-        "--port", type=int, default=3000,
-        help="port for Slack events (--http) and alerts (/alerts/ENV) (default 3000)",
-    )  # fmt: skip
-    serve.add_argument(
-        "--host", default="0.0.0.0",  # noqa: S104
-        help="address to listen on for events and alerts (default all)",
-    )  # fmt: skip
-    audit.add_parser(sub)
-    oncall.add_parsers(sub)
-
-    for spec in report_specs().values():
-        add_report_parser(sub, spec)
-    return parser
-
-
-def add_report_parser(sub: Any, spec: ReportSpec) -> None:
-    """``stackbot NAME ENV [WORD…] [--option VALUE…]``, from the report's ``Params``."""
-    cmd = sub.add_parser(spec.name, help=spec.title, description=spec.runbook.summary)
-    cmd.set_defaults(report=spec)
-    cmd.add_argument("env", metavar="ENV", help="environment from the inventory")
-    for option in spec.options:
-        kind: dict[str, Any] = {"help": option.help}
-        if option.kind == "int":
-            kind["type"] = int
-        elif option.kind == "float":
-            kind["type"] = float
-        if option.choices:
-            kind["choices"] = option.choices
-        if option.positional:
-            cmd.add_argument(option.name, metavar=option.metavar, **kind)
-        elif option.kind == "flag":
-            cmd.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
-        elif option.kind == "list":
-            cmd.add_argument(option.flag, dest=option.name, action="append", **kind)
-        else:
-            cmd.add_argument(option.flag, dest=option.name, metavar=option.metavar, **kind)
-    cmd.add_argument("--host", action="append", default=[], help="only this host (repeat)")
-    cmd.add_argument("--format", choices=("table", "json"), default="table")
-
-
 def main(argv: Sequence[str] | None = None, *, transport: Sessions | None = None) -> int:
     """The ``stackbot`` command. ``transport``: the seam tests put fake hosts behind."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(command_word(argv)).parse_args(argv)
+    from rich.console import Console  # after parsing: `--help` needs none of it
+
     err = Console(stderr=True, highlight=False)
     try:
         return asyncio.run(_dispatch(args, err, transport))
@@ -133,20 +64,35 @@ def main(argv: Sequence[str] | None = None, *, transport: Sessions | None = None
 
 
 async def _dispatch(args: argparse.Namespace, err: Console, transport: Sessions | None) -> int:
+    """Each command imports what it uses, when it runs (a terminal command starts cold)."""
+    from bot.config import find_config, load_inventory
+
     inventory = load_inventory(find_config(args.config, os.environ))
     if args.command == "check-config":
         return await _check_config(inventory, args, err)
     if args.command == "serve":
+        import_asyncssh()
         from bot.slack.serve import serve  # Slack's libraries load only for the bot
 
         await serve(inventory, http=args.http, host=args.host, port=args.port)
         return EXIT_OK
     if args.command == "audit":
+        from bot.cli import audit
+
         return await audit.run_audit(inventory, args, _stdout())
-    if args.command == "oncall":
-        return await oncall.run_oncall(inventory, args, _stdout())
-    if args.command == "incidents":
-        return await oncall.run_incidents(inventory, args, _stdout())
+    if args.command in ("oncall", "incidents"):
+        from bot.cli import oncall
+
+        run = oncall.run_oncall if args.command == "oncall" else oncall.run_incidents
+        return await run(inventory, args, _stdout())
+    import_asyncssh()
+    from bot.audit.setup import open_trail
+    from bot.engine import environment_hosts
+    from bot.operations import Operations
+    from bot.operations.params import validated
+    from bot.transport import Transport
+    from runbooks import load_runbook
+
     # Bad arguments and names fail before the audit trail opens.
     if args.command == "diagnose":
         validated(load_runbook("diagnose").params, {"stack": args.stack, "deadline": args.deadline})
@@ -156,20 +102,30 @@ async def _dispatch(args: argparse.Namespace, err: Console, transport: Sessions 
     else:
         args.report.validate(_report_params(args))
         environment_hosts(inventory, args.env, args.host)
-    async with open_trail(inventory) as trail, Transport(inventory.ssh) as own:
+    # The audit store starts while the hosts are read: read-only rows written before it is
+    # up go to the spool at once and into the database as soon as it is (never lost);
+    # anything durable (a fix) still waits for it.
+    async with open_trail(inventory, overlap=True) as trail, Transport(inventory.ssh) as own:
         operations = Operations(inventory, trail=trail, transport=transport or own)
         if args.command == "diagnose":
             return await _diagnose(operations, args, err)
         if args.command == "fix":
+            from bot.cli import fix
+
             return await fix.run_fix(operations, args, err, _stdout(), _requester())
         return await _report(operations, args, err)
 
 
 def _requester() -> Requester:
+    from bot.operations import Requester
+
     return Requester(actor=getpass.getuser(), surface="cli")
 
 
 async def _diagnose(operations: Operations, args: argparse.Namespace, err: Console) -> int:
+    from bot.engine import environment_hosts
+    from bot.render.report import render_report, report_json
+
     hosts = environment_hosts(operations.inventory, args.env, args.host)
     with err.status(f"Diagnosing {args.env} ({_plural(len(hosts), 'host')})…"):
         report = await operations.diagnose(
@@ -190,6 +146,10 @@ def _report_params(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _report(operations: Operations, args: argparse.Namespace, err: Console) -> int:
     """Any report runbook (disk, volumes, logs, ps…): the same code for each."""
+    from bot.engine import environment_hosts
+    from bot.operations import render_outcome
+    from bot.render.json_output import render_json
+
     spec: ReportSpec = args.report
     hosts = environment_hosts(operations.inventory, args.env, args.host)
     out = _stdout()
@@ -208,6 +168,11 @@ async def _report(operations: Operations, args: argparse.Namespace, err: Console
 
 
 async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
+    from rich.console import Console
+
+    from bot.engine import environment_hosts
+    from bot.ownership import shared_engine_warnings
+
     out = Console(highlight=False)
     envs = [args.env] if args.env else list(inventory.environments)
     hosts = [host for env in envs for host in environment_hosts(inventory, env)]
@@ -220,6 +185,10 @@ async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Con
             out.print(f"warning: {warning}", markup=False, soft_wrap=True)
     if not args.connect:
         return EXIT_OK
+    import_asyncssh()
+    from bot.probe import probe_hosts
+    from bot.transport import Transport
+
     async with Transport(inventory.ssh) as transport:
         with err.status(f"Connecting to {_plural(len(hosts), 'host')}…"):
             probes = await probe_hosts(transport, hosts)
@@ -243,6 +212,8 @@ def _probe_line(probe: HostProbe) -> str:
 
 def _stdout() -> Console:
     """Tables at a readable width even when stdout is a pipe or a file."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=160)

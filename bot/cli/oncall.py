@@ -28,13 +28,6 @@ EXIT_OK = 0
 EXIT_OPEN = 1  # `incidents`: some are open
 
 
-def add_parsers(sub: Any) -> None:
-    who = sub.add_parser("oncall", help="who is on call now and next, per environment")
-    who.add_argument("env", metavar="ENV", nargs="?", help="only this environment")
-    listing = sub.add_parser("incidents", help="the open incidents (exit 1 when there are any)")
-    listing.add_argument("env", metavar="ENV", nargs="?", help="only this environment")
-
-
 def _environments(inventory: Inventory, env: str | None) -> list[str]:
     if env is None:
         return list(inventory.environments)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli.main import build_parser
+from bot.cli.parsers import build_parser
 from bot.docker_objects import ContainerDetails, ContainerSummary
 from bot.operations import Textual, report_spec
 from bot.session import CommandResult

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.cli.main import build_parser
+from bot.cli.parsers import build_parser
 from bot.config import ResolvedHost, parse_inventory
 from bot.discovery import discover_stacks
 from bot.docker_objects import ContainerDetails, ContainerSummary

@@ -1,0 +1,745 @@
+"""Speed against the manual way, across many hosts, under Slack load (issue #17).
+
+    scripts/bench speed [manual|fanout|slack|counts|all] [--runs N] [--out PATH] [--before TREE]
+
+- manual: a full diagnosis of S1 (a new ``stackbot diagnose lab --format json``
+  process; the first diagnosis on a new connection in a running process that
+  already has its audit trail and imports, as ``serve`` has; a warm one on the
+  pooled connection) against a script that runs the seed write-up's diagnostic
+  commands as separate ``ssh host docker …`` processes, run alternately;
+  medians and ratios. ``--before TREE``: also a new CLI process from another
+  checkout (e.g. ``git archive`` of the commit before), in the same rotation.
+- fanout: one environment of 1, 5, 10, 20, 50 hosts (tests/lab/fanout.py: sshd
+  in network namespaces in front of h1's engine), new connections and warm;
+  a black-holed host among 20 and how much later the others finish.
+- slack: ``stackbot serve --http`` with the Slack stand-in: 200 signed
+  ``/stack diagnose lab``, 20 at a time (ack p50/p99), then the time to the
+  report, warm; then ``/stack diagnose fan50``; peak RSS of serve (VmHWM).
+- counts: SSH logins (sshd's log) and Docker API requests (a counting proxy in
+  front of h1's socket) per diagnosis of one host with 5 and 20 containers;
+  programs executed per CLI run (strace -f).
+
+Writes markdown (default bench/speed/RESULTS.md) with the machine's description.
+Needs root and the lab (started here when it is not running, and left as found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "bench" / "speed" / "RESULTS.md"
+PARTS = ("counts", "manual", "fanout", "slack")
+FAN_SIZES = [1, 5, 10, 20, 50]
+BLACK_HOLE_AMONG = 20
+SLACK_REQUESTS, SLACK_CONCURRENCY = 200, 20
+SECRET = "bench-signing-secret"  # noqa: S105 (the stand-in's)
+VIEWER, CHANNEL = "UBENCH", "CBENCH"
+
+# S1 in the lab: the seed write-up's names, as the lab builds them
+DB, BACKEND = "indexo_db_staging", "indexo_backend_staging"
+NEW_VOLUME = "indexo-staging_postgres_data"
+MANUAL_COMMANDS: list[list[str]] = [
+    ["ps"],  # "Your docker ps shows": what runs
+    ["inspect", DB],  # 1. which network the database is on
+    ["inspect", BACKEND],  # 2. which network the backend is on
+    ["exec", BACKEND, "ping", "-c", "2", "db"],  # 3. can the backend reach the database
+    ["volume", "inspect", NEW_VOLUME],  # 4. the database volume
+    ["exec", BACKEND, "env"],  # 5. the backend's environment (| grep DB_)
+    ["volume", "ls"],  # quick fix 2: the volume with the data (| grep postgres)
+    ["network", "ls"],  # which networks exist (what stackbot's network.split names)
+    ["exec", DB, "psql", "-U", "multivendor", "-d", "multivendor", "-c", r"\dt"],  # empty?
+]
+
+
+# ------------------------------------------------------------------ small tools
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def machine() -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        line.split()[1]
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    load = os.getloadavg()
+    return [
+        f"- {os.cpu_count()} CPUs ({cpu}), {int(mem) // 1024} MB RAM, "
+        f"{platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}; load average at the start "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (other sessions share the machine)",
+        f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, lab slot {os.environ.get('STACKBOT_LAB_SLOT')}",
+    ]
+
+
+def rss_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Results:
+    sections: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, part: str, lines: list[str]) -> None:
+        self.sections[part] = lines
+        print("\n".join(lines), flush=True)
+
+    def write(self, path: Path, header: list[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = ["# stackbot speed (scripts/bench speed)", "", *header, ""]
+        for part in PARTS:
+            if part in self.sections:
+                body += [*self.sections[part], ""]
+        path.write_text("\n".join(body))
+        print(f"written: {path}")
+
+
+# ------------------------------------------------------------------ the lab
+
+
+@dataclass
+class Bench:
+    lab: Any
+    dir: Path
+    runs: int
+    before: Path | None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    def inventory(self, name: str = "inventory.yaml", **extra: Any) -> Path:
+        return Path(self.lab.write_inventory(self.dir / name, data_dir=str(self.data_dir), **extra))
+
+    def cli(self, tree: Path, inventory: Path, *args: str) -> list[str]:
+        del tree  # the tree goes in through PYTHONPATH (see cli_env)
+        return [sys.executable, "-m", "bot.cli", "--config", str(inventory), *args]
+
+    def cli_env(self, tree: Path) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(tree)}
+
+
+def ensure_s1(lab: Any) -> None:
+    """S1 on h1 (built again only when its containers are not there; one retry)."""
+    names = {c.name for c in lab.docker("h1").containers.list(all=True)}
+    if {DB, BACKEND} <= names and not any(n.startswith("bench-load-") for n in names):
+        return
+    try:
+        lab.scenario("S1")
+    except Exception as exc:  # a slow machine: the health check may give up once
+        print(f"S1 failed to build ({exc}); once more")
+        lab.scenario("S1")
+
+
+def ssh_argv(lab: Any, docker_args: list[str]) -> list[str]:
+    host = lab.hosts["h1"]
+    remote = ["docker", "-H", f"unix://{host.docker_socket}", *docker_args]
+    return [
+        "ssh", "-F", "/dev/null", "-i", str(lab.client_key),
+        "-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+        f"stackbot-lab@{host.address}", shlex.join(remote),
+    ]  # fmt: skip
+
+
+def manual_way(lab: Any) -> float:
+    """The write-up's commands, one ``ssh host docker …`` process each, in a row."""
+    started = time.perf_counter()
+    for command in MANUAL_COMMANDS:
+        subprocess.run(ssh_argv(lab, command), capture_output=True, check=False, timeout=60)
+    return time.perf_counter() - started
+
+
+def cold_cli(bench: Bench, tree: Path, inventory: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        bench.cli(tree, inventory, "diagnose", "lab", "--format", "json"),
+        capture_output=True,
+        env=bench.cli_env(tree),
+        cwd=tree,
+        check=False,
+        timeout=120,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 1) or b'"network.split"' not in done.stdout:
+        raise RuntimeError(f"diagnose failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return elapsed
+
+
+# ------------------------------------------------------------------ 1. manual
+
+
+async def part_manual(bench: Bench) -> list[str]:
+    from bot.audit.setup import open_trail
+    from bot.config import load_inventory
+    from bot.operations import Operations, Requester
+    from bot.transport import Transport
+
+    ensure_s1(bench.lab)
+    path = bench.inventory()
+    inventory = load_inventory(path)
+    who = Requester(actor="bench", surface="cli")
+    times: dict[str, list[float]] = {"manual": [], "cold": [], "first": [], "warm": []}
+    if bench.before:
+        times["cold (before)"] = []
+    inside: list[float] = []
+    async with open_trail(inventory) as trail:  # as serve holds it: open for the process
+        for run in range(bench.runs + 1):  # run 0 warms caches and is dropped
+            sample: dict[str, float] = {}
+            sample["manual"] = await asyncio.to_thread(manual_way, bench.lab)
+            sample["cold"] = await asyncio.to_thread(cold_cli, bench, ROOT, path)
+            if bench.before:
+                sample["cold (before)"] = await asyncio.to_thread(
+                    cold_cli, bench, bench.before, path
+                )
+            async with Transport(inventory.ssh) as transport:
+                operations = Operations(inventory, trail=trail, transport=transport)
+                for kind in ("first", "warm"):
+                    started = time.perf_counter()
+                    report = await operations.diagnose(who, "lab")
+                    sample[kind] = time.perf_counter() - started
+                    assert "network.split" in {f.code for f in report.findings}
+                    if kind == "warm":
+                        inside.append(report.duration)
+            if run:
+                for kind, value in sample.items():
+                    times[kind].append(value)
+            print(f"run {run}: " + ", ".join(f"{k} {ms(v)}" for k, v in sample.items()))
+    manual = median(times["manual"])
+    lines = [
+        "## 1. Against the manual way (S1, one host)",
+        "",
+        f"Medians of {bench.runs} alternating runs (each run: the manual script, then a new "
+        "CLI process, then a first and a warm diagnosis in the running process).",
+        "The manual script runs the write-up's diagnostic commands as "
+        f"{len(MANUAL_COMMANDS)} separate `ssh host docker …` processes "
+        "(real ssh, the lab's key and known_hosts):",
+        "",
+        *[f"    docker {shlex.join(c)}" for c in MANUAL_COMMANDS],
+        "",
+        "| way | median | min | max | manual ÷ this | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    targets = {"cold": "≥ 3x", "first": "≥ 10x", "warm": "≥ 20x", "cold (before)": ""}
+    labels = {
+        "manual": "manual: 9 x `ssh host docker …`",
+        "cold": "`stackbot diagnose lab --format json`, a new process",
+        "cold (before)": "the same, from the tree before this change",
+        "first": "first diagnosis on a new SSH connection, in a running process (serve)",
+        "warm": "warm: the pooled connection (serve, a second request)",
+    }
+    for kind, samples in times.items():
+        ratio = "" if kind == "manual" else f"{manual / median(samples):.2f}x"
+        lines.append(
+            f"| {labels[kind]} | {ms(median(samples))} | {ms(min(samples))} | "
+            f"{ms(max(samples))} | {ratio} | {targets.get(kind, '')} |"
+        )
+    lines += ["", f"The diagnosis itself (warm, its own clock): {ms(median(inside))} median."]
+    return lines
+
+
+# ------------------------------------------------------------------ 2. fan-out
+
+
+async def timed_diagnose(
+    operations: Any, env: str, who: Any, done_at: dict[str, float] | None = None
+) -> tuple[float, Any]:
+    started = time.perf_counter()
+
+    async def host_done(outcome: Any) -> None:
+        if done_at is not None:
+            done_at[outcome.host] = time.perf_counter() - started
+
+    report = await operations.diagnose(who, env, on_host_done=host_done)
+    return time.perf_counter() - started, report
+
+
+async def part_fanout(bench: Bench, fan: Any) -> list[str]:
+    from bot.audit.setup import open_trail
+    from bot.config import load_inventory
+    from bot.operations import Operations, Requester
+    from bot.transport import Transport
+
+    path = fan.write_inventory(
+        bench.dir / "fanout.yaml", FAN_SIZES, black_holed_size=BLACK_HOLE_AMONG,
+        data_dir=str(bench.data_dir),
+    )  # fmt: skip
+    inventory = load_inventory(path)
+    who = Requester(actor="bench", surface="cli")
+    repeat = max(3, bench.runs // 3)
+    rows: dict[int, tuple[list[float], list[float], int]] = {}
+    async with open_trail(inventory) as trail:
+        for n in FAN_SIZES:
+            firsts, warms, unreached = [], [], 0
+            for _ in range(repeat):
+                async with Transport(inventory.ssh) as transport:
+                    operations = Operations(inventory, trail=trail, transport=transport)
+                    first, report = await timed_diagnose(operations, f"fan{n}", who)
+                    warm, _ = await timed_diagnose(operations, f"fan{n}", who)
+                firsts.append(first)
+                warms.append(warm)
+                unreached = max(unreached, sum(1 for h in report.hosts if not h.reached))
+            rows[n] = (firsts, warms, unreached)
+            print(f"fan{n}: first {ms(median(firsts))}, warm {ms(median(warms))}")
+        # a black-holed host among BLACK_HOLE_AMONG: when do the others finish?
+        with_bh: list[float] = []
+        without: list[float] = []
+        total_bh: list[float] = []
+        for _ in range(repeat):
+            for env, sink in (
+                (f"fan{BLACK_HOLE_AMONG}", without),
+                (f"fan{BLACK_HOLE_AMONG}bh", with_bh),
+            ):
+                async with Transport(inventory.ssh) as transport:
+                    operations = Operations(inventory, trail=trail, transport=transport)
+                    done_at: dict[str, float] = {}
+                    total, report = await timed_diagnose(operations, env, who, done_at)
+                healthy = [t for h, t in done_at.items() if h in {x.name for x in fan.hosts}]
+                sink.append(max(healthy))
+                if env.endswith("bh"):
+                    total_bh.append(total)
+                    assert any(not h.reached for h in report.hosts), "the black hole answered"
+    one_first, one_warm = median(rows[1][0]), median(rows[1][1])
+    lines = [
+        "## 2. Fan-out: one environment of N hosts",
+        "",
+        f"Each host its own sshd in a network namespace, all in front of h1's engine (S1: "
+        f'2 containers each). Medians of {repeat}; "first": a new transport (SSH logins '
+        'included), "warm": the same diagnosis again on the pooled connections.',
+        "",
+        "| hosts | first | ratio to 1 host | warm | ratio to 1 host | unreached |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, (firsts, warms, unreached) in rows.items():
+        lines.append(
+            f"| {n} | {ms(median(firsts))} | {median(firsts) / one_first:.2f}x | "
+            f"{ms(median(warms))} | {median(warms) / one_warm:.2f}x | {unreached} |"
+        )
+    delay = median(with_bh) - median(without)
+    lines += [
+        "",
+        f"Black hole: {BLACK_HOLE_AMONG} hosts plus one whose packets are dropped (connect "
+        f"timeout 5 s). The last of the {BLACK_HOLE_AMONG} reachable hosts finished after "
+        f"{ms(median(without))} without it and {ms(median(with_bh))} with it: it delays "
+        f"the others by **{ms(delay)}** (target ≤ 100 ms); the whole report waits for its "
+        f"timeout ({ms(median(total_bh))}).",
+    ]
+    return lines
+
+
+# ------------------------------------------------------------------ 3. Slack
+
+
+async def part_slack(bench: Bench, fan: Any | None) -> list[str]:
+    import aiohttp
+
+    from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
+    from tests.slackstub.signing import signed_headers, slash_command_body
+
+    ensure_s1(bench.lab)
+    extra: dict[str, Any] = {"access": {"viewer": [VIEWER]}}
+    if fan is not None:
+        path = fan.write_inventory(
+            bench.dir / "serve.yaml", [50], data_dir=str(bench.data_dir), **extra
+        )
+    else:
+        path = bench.inventory("serve.yaml", **extra)
+    port = _free_port()
+    lines = ["## 3. Slack: `stackbot serve --http`", ""]
+    with SlackStub() as stub:
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": stub.api_url,
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("STACKBOT_ALERT_TOKEN", None)
+        serve = subprocess.Popen(  # noqa: ASYNC220 (started once, stopped by signal)
+            [sys.executable, "-m", "bot.cli", "--config", str(path), "serve", "--http",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}/slack/events"
+            await _wait_port(port, serve)
+            async with aiohttp.ClientSession() as client:
+
+                async def post(text: str) -> float:
+                    body = slash_command_body(text, user_id=VIEWER, channel_id=CHANNEL)
+                    started = time.perf_counter()
+                    async with client.post(
+                        url, data=body, headers=signed_headers(body, SECRET)
+                    ) as r:
+                        await r.read()
+                        assert r.status == 200, r.status
+                    return time.perf_counter() - started
+
+                def reports() -> int:  # the progress message edited into the report
+                    return sum(1 for c in stub.calls("chat.update") if c.body.get("blocks"))
+
+                await post("diagnose lab")  # warms the pool
+                await _until(lambda: reports() >= 1, 120)
+                base_rss = rss_peak_mb(serve.pid)
+                gate = asyncio.Semaphore(SLACK_CONCURRENCY)
+
+                async def limited() -> float:
+                    async with gate:
+                        return await post("diagnose lab")
+
+                started = time.perf_counter()
+                acks = await asyncio.gather(*(limited() for _ in range(SLACK_REQUESTS)))
+                sent = time.perf_counter() - started
+                await _until(lambda: reports() >= SLACK_REQUESTS + 1, 900)
+                drained = time.perf_counter() - started
+                burst_rss = rss_peak_mb(serve.pid)
+                to_report: list[float] = []
+                for _ in range(bench.runs):
+                    before = reports()
+                    begun = time.perf_counter()
+                    await post("diagnose lab")
+                    await _until(_more_than(reports, before), 120)
+                    to_report.append(time.perf_counter() - begun)
+                fan_line = ""
+                if fan is not None:
+                    before = reports()
+                    begun = time.perf_counter()
+                    await post("diagnose fan50")
+                    await _until(lambda: reports() > before, 300)
+                    fan_line = (
+                        f"- `/stack diagnose fan50` (50 hosts, new connections) to its report: "
+                        f"{ms(time.perf_counter() - begun)}; serve's peak RSS after it "
+                        f"**{rss_peak_mb(serve.pid):.0f} MB**"
+                    )
+            lines += [
+                f"{SLACK_REQUESTS} signed `/stack diagnose lab` (S1), {SLACK_CONCURRENCY} at a "
+                "time, to serve's HTTP endpoint; the Slack Web API is the local stand-in.",
+                "",
+                f"- ack (HTTP 200 to the slash command): p50 **{ms(percentile(acks, 50))}**, "
+                f"p99 **{ms(percentile(acks, 99))}**, max {ms(max(acks))} (target p99 ≤ 50 ms); "
+                f"all {SLACK_REQUESTS} sent in {sent:.1f} s",
+                f"- all {SLACK_REQUESTS} reports posted {drained:.1f} s after the first request",
+                f"- time to the report, warm (one request at a time, n={bench.runs}): median "
+                f"**{ms(median(to_report))}**, min {ms(min(to_report))}",
+                f"- serve's peak RSS (VmHWM): {base_rss:.0f} MB after the first diagnosis, "
+                f"**{burst_rss:.0f} MB** after the burst (target ≤ 150 MB)",
+            ]
+            if fan_line:
+                lines.append(fan_line)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+    return lines
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("serve did not listen")
+
+
+def _more_than(count: Callable[[], int], before: int) -> Callable[[], bool]:
+    return lambda: count() > before
+
+
+async def _until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("waited too long")
+        await asyncio.sleep(0.005)
+
+
+# ------------------------------------------------------------------ 4. counts
+
+
+REQUEST_LINE = re.compile(rb"(GET|POST|PUT|DELETE|HEAD) (/[^ ]*) HTTP/1\.[01]\r\n")
+USER_AGENT = re.compile(rb"\r\nUser-Agent: ([^\r]*)", re.IGNORECASE)
+
+
+class CountingProxy:
+    """A Unix socket in front of the Docker socket that counts the HTTP requests."""
+
+    def __init__(self, target: Path, path: Path) -> None:
+        self.target, self.path = target, path
+        self.requests: list[tuple[str, str, str]] = []  # (user agent, method, path)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.AbstractServer | None = None
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        self.path.chmod(0o666)  # the lab user (sshd's forward) connects to it
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self.path.unlink(missing_ok=True)
+
+    async def _start(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._client, path=str(self.path))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(str(self.target))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, count: bool) -> None:
+            tail = b""
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while chunk := await src.read(65536):
+                    if count:
+                        data = tail + chunk
+                        for match in REQUEST_LINE.finditer(data):
+                            agent = USER_AGENT.search(data, match.end() - 2)
+                            self.requests.append(
+                                (
+                                    agent[1].decode(errors="replace").split("/")[0]
+                                    if agent
+                                    else "?",
+                                    match[1].decode(),
+                                    match[2].decode(errors="replace").split("?")[0],
+                                )
+                            )
+                        tail = data[-256:] if not REQUEST_LINE.search(data[-256:]) else b""
+                    dst.write(chunk)
+                    await dst.drain()
+            with contextlib.suppress(OSError):
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+
+def _endpoint(path: str) -> str:
+    path = re.sub(r"^/v[\d.]+", "", path)
+    return re.sub(r"/(containers|networks|volumes|images|exec)/(?!json$)[^/]+", r"/\1/{id}", path)
+
+
+@contextlib.contextmanager
+def extra_containers(lab: Any, count: int) -> Iterator[None]:
+    client = lab.docker("h1")
+    made = []
+    try:
+        for i in range(count):
+            made.append(
+                client.containers.run(
+                    lab.images["busybox"],
+                    ["sleep", "3600"],
+                    name=f"bench-load-{i}",
+                    detach=True,
+                    labels={"stackbot-bench": "load"},
+                )
+            )
+        yield
+    finally:
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+async def part_counts(bench: Bench) -> list[str]:
+    from bot.audit.setup import open_trail
+    from bot.config import load_inventory
+    from bot.operations import Operations, Requester
+    from bot.transport import Transport
+
+    ensure_s1(bench.lab)
+    h1 = bench.lab.hosts["h1"]
+    proxy_path = bench.dir / "counted-docker.sock"
+    path = bench.inventory(
+        "counts.yaml",
+        environments={"lab": {"hosts": {"h1": {"docker_socket": str(proxy_path)}}}},
+    )
+    inventory = load_inventory(path)
+    who = Requester(actor="bench", surface="cli")
+    base = len(bench.lab.docker("h1").containers.list(all=True))
+    lines = [
+        "## 4. Counts",
+        "",
+        "Per diagnosis of one host (S1 plus idle containers), a new transport each time; "
+        "SSH logins from sshd's log, Docker API requests from a counting proxy in front of "
+        "the engine's socket (by client: docker-py through the forwarded socket, or the "
+        "docker/compose CLI run on the host).",
+        "",
+        "| containers | SSH logins | Docker API requests | by docker-py | by CLIs on the host | "
+        "target (≤ 2 + N) |",
+        "|---|---|---|---|---|---|",
+    ]
+    endpoints: dict[int, Counter[str]] = {}
+    with CountingProxy(h1.docker_socket, proxy_path) as proxy:
+        async with open_trail(inventory) as trail:
+            for total in (5, 20):
+                with extra_containers(bench.lab, total - base):
+                    logins = bench.lab.login_count("h1")
+                    proxy.requests.clear()
+                    async with Transport(inventory.ssh) as transport:
+                        await Operations(inventory, trail=trail, transport=transport).diagnose(
+                            who, "lab"
+                        )
+                    await asyncio.sleep(0.2)
+                    requests = list(proxy.requests)
+                    logins = bench.lab.login_count("h1") - logins
+                sdk = [r for r in requests if r[0].startswith("docker-sdk-python")]
+                endpoints[total] = Counter(f"{m} {_endpoint(p)}" for _, m, p in sdk)
+                lines.append(
+                    f"| {total} | {logins} | {len(requests)} | {len(sdk)} | "
+                    f"{len(requests) - len(sdk)} | {2 + total} |"
+                )
+    for total, counter in endpoints.items():
+        top = ", ".join(f"{k} x{v}" for k, v in counter.most_common(8))
+        lines.append(f"\ndocker-py's requests with {total} containers: {top}")
+    lines += ["", *processes_per_run(bench)]
+    return lines
+
+
+def processes_per_run(bench: Bench) -> list[str]:
+    if shutil.which("strace") is None:
+        return ["(strace is not installed: programs per CLI run not counted)"]
+    path = bench.inventory()
+    out: list[str] = []
+    trees = [("this tree", ROOT)] + ([("before", bench.before)] if bench.before else [])
+    for label, tree in trees:
+        with tempfile.NamedTemporaryFile(suffix=".strace") as trace:
+            subprocess.run(
+                ["strace", "-f", "-qq", "-e", "trace=execve", "-o", trace.name,
+                 *bench.cli(tree, path, "diagnose", "lab", "--format", "json")],
+                capture_output=True, env=bench.cli_env(tree), cwd=tree, check=False, timeout=300,
+            )  # fmt: skip
+            text = Path(trace.name).read_text(errors="replace")
+        programs = Counter(
+            Path(m[1]).name for m in re.finditer(r'execve\("([^"]+)".*\) = 0$', text, re.MULTILINE)
+        )
+        programs[Path(sys.executable).name] -= 1  # the CLI process itself
+        spawned = +programs
+        out.append(
+            f"Programs executed by one `stackbot diagnose lab` ({label}; strace -f, the "
+            f"embedded audit Postgres included): **{sum(spawned.values())}**: "
+            + ", ".join(f"{k} x{v}" for k, v in spawned.most_common())
+        )
+    return out
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench speed", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("part", nargs="?", default="all", choices=[*PARTS, "all"])
+    parser.add_argument("--runs", type=int, default=10, help="alternating runs (default 10)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--before", type=Path, help="another checkout, for the before numbers")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")  # libraries' import-time deprecations, as the CLI does
+    parts = PARTS if args.part == "all" else (args.part,)
+
+    from tests.lab.lab import Lab
+
+    lab = Lab()
+    started_here = lab.start()
+    work = Path(tempfile.mkdtemp(prefix="bench-speed-", dir=lab.run_dir))
+    work.chmod(0o755)
+    bench = Bench(lab=lab, dir=work, runs=args.runs, before=args.before)
+    results = Results()
+    header = machine()
+    try:
+        asyncio.run(_run(bench, parts, results))
+    finally:
+        results.write(args.out, header)
+        shutil.rmtree(work, ignore_errors=True)
+        if started_here:
+            lab.stop()
+        else:
+            lab.close()
+
+
+async def _run(bench: Bench, parts: tuple[str, ...], results: Results) -> None:
+    fan_parts = {"fanout", "slack"} & set(parts)
+    if "counts" in parts:
+        results.add("counts", await part_counts(bench))
+    if "manual" in parts:
+        results.add("manual", await part_manual(bench))
+    if not fan_parts:
+        return
+    from tests.lab.fanout import FanoutHosts
+
+    with FanoutHosts(bench.lab, max(FAN_SIZES), black_holed=1) as fan:
+        ensure_s1(bench.lab)
+        if "fanout" in parts:
+            results.add("fanout", await part_fanout(bench, fan))
+        if "slack" in parts:
+            results.add("slack", await part_slack(bench, fan))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
