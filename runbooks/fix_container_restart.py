@@ -31,7 +31,12 @@ from runbooks._settle import POLL, SETTLE_SECONDS, settle
 
 NAME = "container.restart"
 STOP_TIMEOUT = 10
-VERIFIES = ("container.down", "container.restarting")
+VERIFIES = (
+    "container.down",
+    "container.restarting",
+    "container.port_allocated",
+    "network.stale_upstream",
+)
 
 
 class Params(HostParams):
@@ -100,7 +105,17 @@ async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOu
 
 
 def remaining(findings: list[Finding], params: Params) -> list[Finding]:
-    return about_container(findings, VERIFIES, params.container)
+    """The container's own findings of ``VERIFIES``, and any finding that still offers
+    this very restart (a database's ``db.connections_exhausted`` or ``db.lock_blocking``
+    whose holder is this container): a restart that did not cure it is not a cure."""
+    own = about_container(findings, VERIFIES, params.container)
+    offered = [
+        f
+        for f in findings
+        if f not in own
+        and any(x.action == NAME and x.params.get("container") == params.container for x in f.fixes)
+    ]
+    return [*own, *offered]
 
 
 ACTION = Action(

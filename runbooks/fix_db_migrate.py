@@ -21,7 +21,11 @@ the app service, then the app is started and watched until it stays up::
 
 Refused while ``volume.orphaned_data`` or ``db.reinitialized`` stands for the
 stack's database: a schema built on a new, empty volume buries the evidence of
-where the data went (restore it first: ``volume.restore``).
+where the data went (restore it first: ``volume.restore``). Refused too while a lock
+holds the app's tables (``db.lock_blocking``: a session has waited 10 s or more on a
+lock, or one sits idle in a transaction holding table locks for over a minute, read as
+the database's superuser): the migration's ``ALTER TABLE`` would queue behind it and
+every query of the app behind the migration.
 
 Idempotent only with a ``migration_check_command``: the plan runs it and is
 empty when it exits 0. Without one stackbot cannot tell whether anything is
@@ -53,6 +57,8 @@ from bot.session import ExecResult, HostSession, quote_argv
 from runbooks._compose import compose_prefix
 from runbooks._settle import SETTLE_SECONDS, settle
 from runbooks._stacks import find_stack, host_stacks, service_containers
+from runbooks.diagnose.db_facts import lock_obstacles, read_activity
+from runbooks.diagnose.dbconfig import locate_database
 from runbooks.diagnose.gather import first_running, secret_values
 from runbooks.fix_container_recreate import absolute_paths
 from runbooks.fix_volume_backup import (
@@ -63,7 +69,7 @@ from runbooks.fix_volume_backup import (
     validate_directory,
 )
 from runbooks.fix_volume_backup import notes as backup_notes
-from runbooks.fix_volume_restore import blocked_refusal, blocking_findings
+from runbooks.fix_volume_restore import blocked_refusal, blocking_findings, superuser
 
 NAME = "db.migrate"
 OUTPUT_LINES = 15
@@ -170,6 +176,10 @@ async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
         if blocked:
             return blocked
     secrets = tuple(sorted(secret_values(containers)))
+    if db is not None and db.state.running:
+        locked = lock_refusal(db, await _lock_obstacles(view, stack, app, db, secrets))
+        if locked:
+            return locked
     if stack.backup_command:
         if db is None:
             return (
@@ -190,6 +200,42 @@ async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
         )
         return _Located(stack, app, db, None, secrets, notes=(note,))
     return _Located(stack, app, db, volume, secrets)
+
+
+async def _lock_obstacles(
+    view: ReadOnlyHost,
+    stack: DiscoveredStack,
+    app: ContainerDetails,
+    db: ContainerDetails,
+    secrets: Sequence[str],
+) -> list[str]:
+    """What a schema change in the app's database would queue behind now (read as the
+    database's superuser: every session is visible); [] when it cannot be read (the
+    migration then fails on its own if the server does not answer)."""
+    target = locate_database(
+        app.config.env_map(),
+        db.config.env_map(),
+        db_names={n for n in (stack.roles.database, db.name, db.compose_service) if n},
+        url_key=stack.database.from_env,
+    )
+    dbname = stack.database.name or (target.dbname if target else None)
+    try:
+        async with superuser(view.database, db) as pg:
+            activity = await read_activity(pg, secrets)
+    except HostError:
+        return []
+    return lock_obstacles(activity, dbname)
+
+
+def lock_refusal(db: ContainerDetails, obstacles: Sequence[str]) -> str | None:
+    """Why the migration must not start while a lock holds the app's tables (None: it may)."""
+    if not obstacles:
+        return None
+    return (
+        f"{NAME} would queue behind a lock in {db.name}, and every query of the app on those "
+        "tables would then wait behind the migration: " + "; ".join(obstacles) + ". End that "
+        "transaction first (db.lock_blocking in the diagnosis names the session), then migrate"
+    )
 
 
 async def _with_backup(view: ReadOnlyHost, located: _Located, params: Params) -> _Located | str:

@@ -191,10 +191,13 @@ EVIDENCE_LABELS: dict[str, str] = {
 PROSE_KEYS = frozenset({"advice", "created_note", "match", "migrate_guidance", "order", "relation"})
 SIZE_KEYS = frozenset(
     {"available", "docker_reclaimable", "memory_limit", "size", "total_size", "used"}
+    | {"mem_total", "mem_available", "swap_total", "swap_used", "logs_total", "threshold"}
 )
 # how long: the value times these seconds
 DURATION_KEYS = {"uptime_seconds": 1.0, "age_hours": 3600.0, "minutes_after": 60.0}
-PERCENT_KEYS = frozenset({"percent", "inodes_percent"})
+PERCENT_KEYS = frozenset(
+    {"percent", "inodes_percent", "available_percent", "swap_percent", "filesystem_percent"}
+)
 
 _ISO = re.compile(
     r"\b(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d:?\d\d)?(?![\d:])"
@@ -309,6 +312,19 @@ FINDING_NAMES: dict[str, str] = {
     "db.reinitialized": "Database re-created",
     "env.drift": "Older env file",
     "env.missing_required": "Required setting missing",
+    "container.port_allocated": "Host port taken",
+    "compose.port_collision": "Two stacks want one port",
+    "container.image_stale": "Newer image not applied",
+    "container.bind_source_missing": "Bind mount source missing",
+    "env.file_missing": "Env file missing",
+    "disk.logs_unrotated": "Logs without rotation",
+    "compose.run_leftover": "Left-over compose run",
+    "network.label_mismatch": "Network without compose labels",
+    "host.memory_pressure": "Memory short",
+    "network.stale_upstream": "Proxy uses an old address",
+    "db.connections_exhausted": "Database out of connections",
+    "db.lock_blocking": "Database lock blocking",
+    "volume.nearly_full": "Database volume nearly full",
 }
 
 # Causes before effects: where several findings stand, the one to act on first comes
@@ -324,9 +340,15 @@ CAUSE_ORDER = (
     "volume.ephemeral_data",
     "db.reinitialized",
     "compose.env_collision",
+    "host.memory_pressure",
+    "compose.port_collision",
+    "container.port_allocated",
+    "container.bind_source_missing",
+    "env.file_missing",
     "network.split",
     "network.unresolvable_host",
     "dns.resolution_failed",
+    "network.stale_upstream",
     "db.unreachable",
     "db.missing",
     "db.empty",
@@ -513,6 +535,34 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     "db.migrations_pending": ("{stack} has migrations to run", ""),
     "db.reinitialized": ("The database of {stack} was re-created", "its data was probably lost"),
     "env.missing_required": ("{who} lacks required settings", "{missing_keys}"),
+    "db.connections_exhausted": (
+        "The database of {stack} is out of connections",
+        "{in_use} in use of {available}",
+    ),
+    "db.lock_blocking": (
+        "A session blocks the database of {stack}",
+        "{waiting} waiting on pid {blocker_pid} ({blocker_state})",
+    ),
+    "volume.nearly_full": ("{who}'s data volume is nearly full", "{percent} % used"),
+    "container.port_allocated": ("{who} cannot start", "host port {port} is already taken"),
+    "compose.port_collision": ("Two stacks publish host port {ports}", "only one can run"),
+    "container.image_stale": ("{who} runs an older image", "{image} now points to a newer one"),
+    "container.bind_source_missing": (
+        "{who} mounts a path that did not exist",
+        "Docker created {path} empty",
+    ),
+    "env.file_missing": ("{who} names an env file that is not there", "{paths}"),
+    "disk.logs_unrotated": ("Container logs grow without rotation", "{largest_logs}"),
+    "compose.run_leftover": ("compose run left containers in {project}", "{containers}"),
+    "network.label_mismatch": (
+        "Network {network} lacks compose's labels",
+        "the next compose up fails",
+    ),
+    "host.memory_pressure": ("{host} is short of memory", "{available_percent} available"),
+    "network.stale_upstream": (
+        "{who} sends requests to an old address",
+        "{upstream} was recreated after it started",
+    ),
 }
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -595,6 +645,19 @@ _GUIDANCE: dict[str, str] = {
     "db.reinitialized": "Find the old data (volumes, backups) before anything writes more.",
     "env.drift": "Recreate {who} so it loads its env file.",
     "env.missing_required": "Add {missing_keys} to the env file, then recreate {who}.",
+    "container.port_allocated": "Free the host port {who} publishes, then start it.",
+    "compose.port_collision": "Give one of them another host port, or stop the one not needed.",
+    "container.bind_source_missing": "Put what its bind mount names in place, then recreate {who}.",
+    "env.file_missing": "Create the env file the compose file names, then deploy again.",
+    "host.memory_pressure": "Find what uses the memory on {host} (docker stats) and limit it.",
+    "network.stale_upstream": "Restart {who} so it resolves its upstream again.",
+    "container.image_stale": "Recreate {who} from the new image (compose up -d).",
+    "disk.logs_unrotated": "Set max-size on json-file logs, then recreate the services.",
+    "compose.run_leftover": "Remove the containers compose run left (docker rm).",
+    "network.label_mismatch": "Declare the network external, or let compose recreate it.",
+    "db.connections_exhausted": "Restart what holds the connections, then cap its pool.",
+    "db.lock_blocking": "End the blocking session (pg_terminate_backend), then migrate.",
+    "volume.nearly_full": "Free space in the database's volume, or give it a larger one.",
 }
 _ADVICE_KEYS = ("advice", "migrate_guidance")
 # Words for a value the finding lacks, so the line still reads.

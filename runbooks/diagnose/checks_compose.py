@@ -801,6 +801,22 @@ def _between_units(facts: HostFacts) -> list[Finding]:
     return findings
 
 
+def related_port_pairs(facts: HostFacts) -> set[frozenset[str]]:
+    """Pairs of container names ``compose.env_collision`` reports for a shared host port
+    (two stacks of one app): ``compose.port_collision`` leaves them to it."""
+    pairs: set[frozenset[str]] = set()
+    units = _units(facts)
+    for i, a in enumerate(units):
+        for b in units[i + 1 :]:
+            if (a.stack is None and b.stack is None) or _units_related(a, b) is None:
+                continue
+            for ca in a.containers:
+                for cb in b.containers:
+                    if _port_clash(_bindings(ca), _bindings(cb)):
+                        pairs.add(frozenset((ca.name, cb.name)))
+    return pairs
+
+
 def check_env_collision(facts: HostFacts) -> list[Finding]:
     """``compose.env_collision``: environments of one app sharing what they must not."""
     return _within_project(facts) + _between_units(facts)

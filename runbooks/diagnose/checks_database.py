@@ -11,10 +11,19 @@ problem is reported once, by its most basic cause: a server that does not
 answer hides whether the database exists; a missing or empty database makes
 the migration check fail too, so ``db.migrations_pending`` is only reported
 for a database that exists and has tables.
+
+The same connection reads the server's sessions once (``db_facts.ACTIVITY_SQL``):
+``db.connections_exhausted`` when the client backends take every slot a role
+without superuser gets (or the server refused stackbot, which dials as the app, for
+want of one: then that is the finding, not ``db.unreachable``), and
+``db.lock_blocking`` when sessions wait on a lock another session holds. Their
+evidence holds counts, pids, ages and application names; a query only masked,
+redacted and cut short.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
@@ -23,16 +32,21 @@ from bot.discovery import DiscoveredStack
 from bot.docker_objects import ContainerDetails
 from bot.findings import Finding, Fix, Severity, Subject, make_finding
 from bot.redact import redact_text
+from runbooks.diagnose.db_facts import LOCK_WAIT_SECONDS, DbActivity, LockWait
 from runbooks.diagnose.facts import DatabaseFacts, HostFacts
 from runbooks.diagnose.subject import container_subject, subject
 
 __all__ = [
     "CHECKS",
+    "CONNECTIONS_WARNING_SHARE",
+    "LOCK_CRITICAL_SECONDS",
     "REINITIALIZED_GRACE",
+    "check_connections_exhausted",
     "check_db_empty",
     "check_db_missing",
     "check_db_reinitialized",
     "check_db_unreachable",
+    "check_lock_blocking",
     "check_migrations_pending",
 ]
 
@@ -40,6 +54,12 @@ __all__ = [
 # initdb runs when the database first starts: only a cluster initialised well after
 # the app's oldest container was created says the data was replaced.
 REINITIALIZED_GRACE = timedelta(minutes=10)
+# db.connections_exhausted: a warning from this share of the connections a role without
+# superuser gets; critical when they are all taken
+CONNECTIONS_WARNING_SHARE = 0.9
+# db.lock_blocking: a wait this long is critical even behind an active session
+LOCK_CRITICAL_SECONDS = 300
+_TOP = 5
 _OUTPUT_LINES = 8
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -322,10 +342,299 @@ def _duration(minutes: int) -> str:
     return f"{minutes // (24 * 60)} days"
 
 
+# --- db.connections_exhausted ---------------------------------------------------------
+
+
+def _by_address(facts: HostFacts) -> dict[str, str]:
+    """Container IP → container name, to say which container holds connections."""
+    return {
+        e.ip_address: c.name for c in facts.containers for e in c.networks.values() if e.ip_address
+    }
+
+
+def _top(counts: dict[str, int], limit: int = _TOP) -> list[str]:
+    """``["idle: 15", "active: 2"]``: the largest first (evidence holds no mappings)."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [f"{name}: {count}" for name, count in ranked[:limit]]
+
+
+def _client_name(client: str | None, names: dict[str, str]) -> str:
+    if not client:
+        return "(local socket or hidden)"
+    return names.get(client, client)
+
+
+def _connection_counts(facts: HostFacts, activity: DbActivity) -> dict[str, object]:
+    """Connections by state, application_name and client (container name where known):
+    counts only, never a query."""
+    names = _by_address(facts)
+    by_state: dict[str, int] = {}
+    by_app: dict[str, int] = {}
+    by_client: dict[str, int] = {}
+    for group in activity.clients:
+        state = group.state or "(hidden)"
+        by_state[state] = by_state.get(state, 0) + group.count
+        app = group.application_name or "(none)"
+        by_app[app] = by_app.get(app, 0) + group.count
+        client = _client_name(group.client, names)
+        by_client[client] = by_client.get(client, 0) + group.count
+    return {
+        "by_state": _top(by_state),
+        "by_application": _top(by_app),
+        "by_client": _top(by_client),
+    }
+
+
+_EXHAUSTED_ADVICE = (
+    "find who holds the connections (by_client, by_application, by_state): 'idle' piling up "
+    "is a pool larger than the server allows or connections the app never returns; 'idle in "
+    "transaction' is a transaction left open. Restart the holder to release them now; then "
+    "size its pool below {limit} connections (or put PgBouncer in front), or raise "
+    "max_connections (postgres -c max_connections=N; the database restarts)"
+)
+
+
+def _holder_fix(facts: HostFacts, db: DatabaseFacts, activity: DbActivity) -> tuple[Fix, ...]:
+    """``container.restart`` of the one container holding at least half the connections
+    (never the database itself): it releases them now."""
+    names = _by_address(facts)
+    held: dict[str, int] = {}
+    for group in activity.clients:
+        if group.client and group.client in names:
+            held[names[group.client]] = held.get(names[group.client], 0) + group.count
+    if not held:
+        return ()
+    name, count = max(held.items(), key=lambda kv: (kv[1], kv[0]))
+    container = facts.container(name)
+    if container is None or name == db.db_container or 2 * count < activity.in_use:
+        return ()
+    return (
+        Fix(
+            action="container.restart",
+            params={"host": facts.host, "container": name},
+            destructive=True,
+            summary=f"restart {name} to release its {count} connections (its pool size or "
+            "leak still needs fixing)",
+        ),
+    )
+
+
+def check_connections_exhausted(facts: HostFacts) -> list[Finding]:
+    """``db.connections_exhausted``: the server refused stackbot, which dials with the
+    app's own credentials, for want of a slot ("too many clients already", "remaining
+    connection slots are reserved"): critical, the app cannot connect either. Or,
+    connected, the client backends other than stackbot's use all the connections a role
+    without superuser gets (``max_connections`` less ``superuser_reserved_connections``
+    and ``reserved_connections``): critical; at ``CONNECTIONS_WARNING_SHARE`` of them: a
+    warning. Evidence: counts by state, application_name and client, never a query. Fix:
+    restart the container holding at least half of them; guidance otherwise."""
+    findings: list[Finding] = []
+    for db in facts.databases:
+        if db.status == "exhausted":
+            findings.append(
+                make_finding(
+                    "db.connections_exhausted",
+                    Severity.CRITICAL,
+                    f"database server of {db.stack} at {_where(db)} has no connection slot "
+                    "left: it refused the app's login (too many clients)",
+                    _subject(facts, db),
+                    stack=db.stack,
+                    status=db.status,
+                    hostname=db.host,
+                    port=db.port,
+                    database=db.dbname,
+                    user=db.user,
+                    db_container=db.db_container,
+                    error=redact_text(db.error, known_secrets=_secrets(facts))
+                    if db.error
+                    else None,
+                    advice=_EXHAUSTED_ADVICE.format(limit="max_connections"),
+                )
+            )
+            continue
+        activity = db.activity
+        if db.status != "ok" or activity is None or activity.available <= 0:
+            continue
+        used, limit = activity.in_use, activity.available
+        if used >= limit:
+            severity = Severity.CRITICAL
+        elif used >= math.ceil(CONNECTIONS_WARNING_SHARE * limit):
+            severity = Severity.WARNING
+        else:
+            continue
+        findings.append(
+            make_finding(
+                "db.connections_exhausted",
+                severity,
+                f"database server of {db.stack} at {_where(db)} has {used} of {limit} "
+                "connections in use"
+                + (": a role without superuser gets none" if used >= limit else ""),
+                _subject(facts, db),
+                fixes=_holder_fix(facts, db, activity),
+                stack=db.stack,
+                status=db.status,
+                database=db.dbname,
+                db_container=db.db_container,
+                in_use=used,
+                available=limit,
+                percent=round(100.0 * used / limit, 1),
+                max_connections=activity.max_connections,
+                superuser_reserved_connections=activity.superuser_reserved,
+                reserved_connections=activity.reserved,
+                **_connection_counts(facts, activity),
+                advice=_EXHAUSTED_ADVICE.format(limit=limit),
+            )
+        )
+    return findings
+
+
+# --- db.lock_blocking ------------------------------------------------------------------
+
+
+def _roots(activity: DbActivity, pid: int) -> set[int]:
+    """The sessions at the head of ``pid``'s wait chain (holding, not waiting themselves)."""
+    waiting = {w.pid: w.blocked_by for w in activity.waits}
+    roots: set[int] = set()
+    seen: set[int] = set()
+    todo = list(waiting.get(pid, ()))
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current == pid:
+            continue  # a cycle (a deadlock Postgres is about to break)
+        if current in waiting:
+            todo.extend(waiting[current])
+        else:
+            roots.add(current)
+    return roots
+
+
+def _holder_evidence(facts: HostFacts, activity: DbActivity, pid: int) -> dict[str, object]:
+    """``blocker_*`` evidence of the session at the head of the chain."""
+    holder = activity.holder(pid)
+    if pid == 0:
+        return {"blocker_pid": 0, "blocker_state": "prepared transaction"}
+    if holder is None:
+        return {"blocker_pid": pid, "blocker_state": None}
+    return {
+        "blocker_pid": pid,
+        "blocker_state": holder.state,
+        "blocker_application_name": holder.application_name or None,
+        "blocker_client": _client_name(holder.client, _by_address(facts)),
+        "blocker_database": holder.database,
+        "blocker_transaction_seconds": holder.transaction_seconds,
+        "blocker_state_seconds": holder.state_seconds,
+        # masked, redacted, cut short (db_facts.safe_query)
+        "blocker_query": holder.query or None,
+    }
+
+
+def _wait_text(wait: LockWait) -> str:
+    """``41 (migrate) 45 s on orders: ALTER TABLE orders …``"""
+    app = f" ({wait.application_name})" if wait.application_name else ""
+    on = f" on {wait.waiting_for}" if wait.waiting_for else ""
+    query = f": {wait.query}" if wait.query else ""
+    return f"{wait.pid}{app} {wait.waiting_seconds} s{on}{query}"
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    return f" for {_duration(seconds // 60)}" if seconds >= 120 else f" for {seconds} s"
+
+
+def check_lock_blocking(facts: HostFacts) -> list[Finding]:
+    """``db.lock_blocking``: sessions have waited ``LOCK_WAIT_SECONDS`` (10) or more on
+    a lock (``wait_event_type = 'Lock'``) other sessions hold (``pg_blocking_pids()``,
+    followed to the head of the chain: a migration queued behind an open transaction
+    makes every later reader wait behind both). Critical when the head is idle in a
+    transaction (it will not finish by itself) or a wait reached ``LOCK_CRITICAL_SECONDS``;
+    else a warning. One finding per database server, about the head holding up the
+    most sessions. Evidence: its pid, state, ages, application_name, client and last
+    statement (literals masked, redacted, cut short), the waiting count and the
+    longest waits. Guidance: end that transaction; a fix restarts its container when
+    the client is one of this environment's (not the database)."""
+    findings: list[Finding] = []
+    for db in facts.databases:
+        activity = db.activity
+        if db.status != "ok" or activity is None:
+            continue
+        long_waits = [w for w in activity.waits if (w.waiting_seconds or 0) >= LOCK_WAIT_SECONDS]
+        if not long_waits:
+            continue
+        held_up: dict[int, set[int]] = {}
+        for wait in activity.waits:
+            for root in _roots(activity, wait.pid):
+                held_up.setdefault(root, set()).add(wait.pid)
+        if not held_up:
+            continue
+        pid = max(held_up, key=lambda p: (len(held_up[p]), -p))
+        head = activity.holder(pid)
+        longest = max(w.waiting_seconds or 0 for w in long_waits)
+        idle = head is not None and (head.state or "").startswith("idle in transaction")
+        severity = (
+            Severity.CRITICAL if idle or longest >= LOCK_CRITICAL_SECONDS else Severity.WARNING
+        )
+        relations = sorted({w.waiting_for for w in activity.waits if w.waiting_for})
+        who = head.application_name if head and head.application_name else "no application_name"
+        state = (head.state or "state hidden") if head else "unknown"
+        fixes: tuple[Fix, ...] = ()
+        client = _by_address(facts).get(head.client or "") if head else None
+        if client and client != db.db_container and facts.container(client) is not None:
+            fixes = (
+                Fix(
+                    action="container.restart",
+                    params={"host": facts.host, "container": client},
+                    destructive=True,
+                    summary=f"restart {client}: its session {pid} ({state}) holds the lock; "
+                    "its open transaction is rolled back",
+                ),
+            )
+        waiting = held_up[pid]
+        findings.append(
+            make_finding(
+                "db.lock_blocking",
+                severity,
+                f"{len(waiting)} session{'s' if len(waiting) != 1 else ''} of {db.stack}'s "
+                f"database {'waits' if len(waiting) == 1 else 'wait'} on a lock held by "
+                f"session {pid} ({who}, {state}"
+                f"{_age(head.state_seconds if head else None)})",
+                _subject(facts, db),
+                fixes=fixes,
+                stack=db.stack,
+                database=db.dbname,
+                db_container=db.db_container,
+                **_holder_evidence(facts, activity, pid),
+                other_blockers=[str(p) for p in sorted(held_up) if p != pid] or None,
+                waiting=len(waiting),
+                waiting_total=len(activity.waits),
+                longest_wait_seconds=longest,
+                waiting_for=relations or None,
+                longest_waits=[
+                    _wait_text(w)
+                    for w in sorted(activity.waits, key=lambda w: -(w.waiting_seconds or 0))[:_TOP]
+                ],
+                advice=(
+                    f"end what holds the lock: if session {pid}'s transaction is abandoned, "
+                    f"SELECT pg_terminate_backend({pid}) as a superuser (its transaction is "
+                    "rolled back) or restart its client; then set "
+                    "idle_in_transaction_session_timeout so an open transaction cannot hold "
+                    "tables for long, and run migrations with a lock_timeout. db.migrate "
+                    "refuses to start while this stands"
+                ),
+            )
+        )
+    return findings
+
+
 CHECKS: tuple[Callable[[HostFacts], list[Finding]], ...] = (
     check_db_unreachable,
     check_db_missing,
     check_db_empty,
     check_migrations_pending,
     check_db_reinitialized,
+    check_connections_exhausted,
+    check_lock_blocking,
 )

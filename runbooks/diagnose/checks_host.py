@@ -1,4 +1,4 @@
-"""Host checks: recent reboot, disk space and inodes.
+"""Host checks: recent reboot, disk space and inodes, memory.
 
 Rules (all judged against ``facts.now`` and ``facts.filesystems``):
 
@@ -11,6 +11,12 @@ Rules (all judged against ``facts.now`` and ``facts.filesystems``):
 
 Both disk findings offer ``disk.check``; ``docker.prune`` is offered only for
 the filesystem that holds Docker's data root, where pruning frees space.
+
+- ``host.memory_pressure`` (from ``/proc/meminfo``, read over the session):
+  ``MemAvailable`` below 10 % of ``MemTotal`` (warning) or 5 % (critical), or swap
+  at least 50 % used while less than 25 % of memory is available (warning: the host
+  is swapping, not just holding old pages in swap). Evidence: total, available,
+  swap used; guidance names how to find the containers using it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from datetime import timedelta
 
 from bot.findings import Finding, Fix, Severity, make_finding
 from bot.units import human_size
+from runbooks.diagnose.checks_volumes import databases_on
 from runbooks.diagnose.facts import FilesystemFacts, HostFacts
 from runbooks.diagnose.subject import subject
 
@@ -134,6 +141,8 @@ def check_disk_low(facts: HostFacts) -> list[Finding]:
                 holds_docker_root=docker,
                 docker_root_dir=facts.info.docker_root_dir,
                 docker_reclaimable=facts.docker_reclaimable,
+                # database containers whose data lives here (no volume.nearly_full then)
+                databases=databases_on(facts, fs.mount) or None,
             )
         )
     return findings
@@ -169,8 +178,59 @@ def check_inodes_low(facts: HostFacts) -> list[Finding]:
     return findings
 
 
+MEMORY_WARNING_PERCENT = 10.0  # MemAvailable below this share of MemTotal
+MEMORY_CRITICAL_PERCENT = 5.0
+SWAP_HEAVY_PERCENT = 50.0
+SWAP_WITH_AVAILABLE_BELOW = 25.0
+
+
+def check_memory_pressure(facts: HostFacts) -> list[Finding]:
+    """``host.memory_pressure``: little memory available, or heavy swap use."""
+    mem = facts.memory
+    if mem is None or mem.total <= 0:
+        return []
+    available = mem.available_percent
+    swapping = (
+        mem.swap_total > 0
+        and mem.swap_percent >= SWAP_HEAVY_PERCENT
+        and available < SWAP_WITH_AVAILABLE_BELOW
+    )
+    if available < MEMORY_CRITICAL_PERCENT:
+        severity = Severity.CRITICAL
+    elif available < MEMORY_WARNING_PERCENT or swapping:
+        severity = Severity.WARNING
+    else:
+        return []
+    swap = (
+        f"; swap {mem.swap_percent:.0f} % used ({human_size(mem.swap_used, binary=True)} of "
+        f"{human_size(mem.swap_total, binary=True)})"
+        if mem.swap_total
+        else "; no swap"
+    )
+    return [
+        make_finding(
+            "host.memory_pressure",
+            severity,
+            f"{facts.host} is short of memory: {available:.0f} % available "
+            f"({human_size(mem.available, binary=True)} of "
+            f"{human_size(mem.total, binary=True)}){swap}",
+            subject(facts),
+            mem_total=mem.total,
+            mem_available=mem.available,
+            available_percent=round(available, 1),
+            swap_total=mem.swap_total,
+            swap_used=mem.swap_used,
+            swap_percent=round(mem.swap_percent, 1),
+            advice="see which containers use it (`docker stats --no-stream`), give them "
+            "memory limits (`mem_limit:`/`deploy.resources.limits.memory`), stop what is "
+            "not needed, or add memory; the kernel's OOM killer picks a victim next",
+        )
+    ]
+
+
 CHECKS: tuple[Callable[[HostFacts], list[Finding]], ...] = (
     check_recent_reboot,
     check_disk_low,
     check_inodes_low,
+    check_memory_pressure,
 )

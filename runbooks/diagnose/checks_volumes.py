@@ -11,6 +11,11 @@ local volume's ``CreatedAt`` is the modification time of its data directory,
 not its creation time (for Postgres: its last start or stop). It decides one
 thing only, for a volume no container mounts: whether the current database's
 cluster was initialised after that volume was last used (``volume.orphaned_data``).
+
+How full a database's data filesystem is comes from one ``df`` in its container
+(``DatabaseFacts.data_filesystem``): ``volume.nearly_full`` reports a filesystem of its
+own; one of the host's (``/``, Docker's data root) is ``disk.low``'s, which names the
+databases on it (``databases_on``).
 """
 
 from __future__ import annotations
@@ -31,18 +36,24 @@ from bot.docker_objects import (
     Volume,
 )
 from bot.findings import Finding, Fix, Severity, make_finding
-from runbooks.diagnose.facts import HostFacts
+from runbooks.diagnose.db_facts import DataFilesystem
+from runbooks.diagnose.facts import FilesystemFacts, HostFacts
 from runbooks.diagnose.subject import container_subject, subject
 
 __all__ = [
     "CHECKS",
     "SCHEMA_ALLOWANCE",
+    "VOLUME_CRITICAL_PERCENT",
+    "VOLUME_WARNING_PERCENT",
     "born_after",
     "check_ephemeral_data",
     "check_orphaned_data",
     "check_project_prefixed",
     "check_unused_volumes",
+    "check_volume_nearly_full",
     "cluster_born",
+    "databases_on",
+    "host_filesystem",
 ]
 
 DEFAULT_PGDATA = "/var/lib/postgresql/data"
@@ -69,6 +80,10 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 # more 16 MiB WAL segment): a volume born after the orphan was last used may grow by this
 # much and still count as emptier than the orphan.
 SCHEMA_ALLOWANCE = 16 * 1024 * 1024
+# volume.nearly_full: a database's own data filesystem this full (percent used, as df)
+VOLUME_WARNING_PERCENT = 90.0
+VOLUME_CRITICAL_PERCENT = 97.0
+_SAME_SIZE = 1024 * 1024
 _CREATED_NOTE = (
     "CreatedAt of a local volume is the last modification time of its data directory, "
     "not its creation time"
@@ -577,9 +592,99 @@ def check_unused_volumes(facts: HostFacts) -> list[Finding]:
     ]
 
 
+# --- volume.nearly_full -----------------------------------------------------------------
+
+
+def host_filesystem(facts: HostFacts, fs: DataFilesystem) -> FilesystemFacts | None:
+    """The host filesystem ``disk.low`` judges (``/``, Docker's data root) that ``fs`` is,
+    if any: the same size to within ``_SAME_SIZE`` (``df`` in the container and on the
+    host report one ``statfs``, in 1 KiB and 1 byte units)."""
+    return next((h for h in facts.filesystems if abs(h.size - fs.size) <= _SAME_SIZE), None)
+
+
+def databases_on(facts: HostFacts, mount: str) -> list[str]:
+    """The database containers whose data directory is on the host filesystem ``mount``."""
+    out = []
+    for db in facts.databases:
+        fs = db.data_filesystem
+        if fs is not None and (host := host_filesystem(facts, fs)) and host.mount == mount:
+            out.append(fs.container)
+    return sorted(set(out))
+
+
+def _volume_severity(percent: float) -> Severity | None:
+    if percent >= VOLUME_CRITICAL_PERCENT:
+        return Severity.CRITICAL
+    if percent >= VOLUME_WARNING_PERCENT:
+        return Severity.WARNING
+    return None
+
+
+def check_volume_nearly_full(facts: HostFacts) -> list[Finding]:
+    """``volume.nearly_full``: the filesystem holding a database's data directory (``df``
+    in its container) is at least ``VOLUME_WARNING_PERCENT`` (90) % full, critical from
+    ``VOLUME_CRITICAL_PERCENT`` (97): Postgres stops writing (and may stop) when it is
+    full. Only for a filesystem of its own (a tmpfs or size-limited volume, a bind of
+    a small mount): on the host's ``/`` or Docker's data root ``disk.low`` reports it,
+    naming the database (``databases_on``). Evidence: the volume, its filesystem, sizes,
+    and the database's own size. Guidance: grow it or free space in it."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for db in facts.databases:
+        fs = db.data_filesystem
+        if fs is None or fs.container in seen:
+            continue
+        seen.add(fs.container)
+        percent = fs.percent_used
+        severity = _volume_severity(percent)
+        if severity is None or host_filesystem(facts, fs) is not None:
+            continue
+        c = facts.container(fs.container)
+        mount = _database(c).mount if c is not None else None
+        volume = mount.name if mount is not None and mount.type == "volume" else None
+        where = volume or (mount.source if mount is not None else None) or fs.mount
+        size = db.activity.database_size if db.activity else None
+        target = (
+            container_subject(facts, c, volume=volume, path=fs.data_dir)
+            if c is not None
+            else subject(facts, container=fs.container, volume=volume, path=fs.data_dir)
+        )
+        findings.append(
+            make_finding(
+                "volume.nearly_full",
+                severity,
+                f"the data volume of {fs.container} ({where}) is {percent:.0f} % full "
+                f"({human_size(fs.available)} free of {human_size(fs.size)})",
+                target,
+                db_container=fs.container,
+                stack=db.stack,
+                volume=volume,
+                mount_type=mount.type if mount is not None else None,
+                mount_source=mount.source if mount is not None and not volume else None,
+                data_dir=fs.data_dir,
+                filesystem=fs.filesystem,
+                percent=round(percent, 1),
+                size=fs.size,
+                used=fs.used,
+                available=fs.available,
+                database=db.dbname,
+                database_size=size,
+                advice=(
+                    f"give {where} more room (a larger disk or tmpfs size=, then recreate "
+                    f"{fs.container}), or free space in it: drop or archive old data, "
+                    "VACUUM FULL bloated tables, look for WAL kept by an inactive "
+                    "replication slot (pg_replication_slots); never delete files under "
+                    f"{fs.data_dir} by hand"
+                ),
+            )
+        )
+    return findings
+
+
 CHECKS: tuple[Callable[[HostFacts], list[Finding]], ...] = (
     check_orphaned_data,
     check_project_prefixed,
     check_ephemeral_data,
     check_unused_volumes,
+    check_volume_nearly_full,
 )

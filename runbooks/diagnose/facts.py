@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.discovery import HostStacks
 from bot.docker_objects import ContainerDetails, EngineInfo, NetworkSummary, Volume
+from runbooks.diagnose.db_facts import DataFilesystem, DbActivity
 
 
 class _Facts(BaseModel):
@@ -68,10 +69,16 @@ class DatabaseFacts(_Facts):
     source: str | None = None  # "DATABASE_URL", "PG*", "DB_* (prefix SHOP_DB_)"
     keys: tuple[str, ...] = ()  # the app's keys read
     db_keys: tuple[str, ...] = ()  # the database service's POSTGRES_* keys filling gaps
-    status: Literal["ok", "missing", "unreachable", "refused", "no_url", "skipped"] = "skipped"
+    # "exhausted": the server refused the connection for want of a free slot
+    # ("too many clients already", "remaining connection slots are reserved")
+    status: Literal["ok", "missing", "unreachable", "refused", "exhausted", "no_url", "skipped"] = (
+        "skipped"
+    )
     tables: int | None = None  # tables in the app's schemas (not pg_catalog / information_schema)
     cluster_initialized_at: datetime | None = None  # from pg_control_system()
     error: str | None = None  # redacted
+    activity: DbActivity | None = None  # sessions, connection use, lock waits (db_facts)
+    data_filesystem: DataFilesystem | None = None  # df of the data dir in the db container
 
 
 class Resolution(_Facts):
@@ -110,6 +117,52 @@ class ComposeServices(_Facts):
     stale_by: str | None = None  # how that was read; None: it could not be told
     service_env_files: dict[str, tuple[str, ...]] = {}  # service → its `env_file:` (absolute)
     env_files_read: tuple[EnvFileFacts, ...] = Field((), repr=False)  # those files, parsed
+    # service → `env_file:` entries (absolute, required ones) that do not exist on the host
+    missing_env_files: dict[str, tuple[str, ...]] = {}
+    optional_env_files: tuple[str, ...] = ()  # `env_file:` entries with `required: false`
+    # networks compose would create or reuse for the files (not external): name → compose key
+    expected_networks: dict[str, str] = {}
+
+
+class PathFacts(_Facts):
+    """A path on the host as one ``stat`` saw it: a bind mount's source or a container log."""
+
+    path: str
+    kind: Literal["dir", "file", "missing", "unknown"]  # unknown: not readable by the user
+    empty: bool | None = None  # for a directory: it has no entries (None: could not list)
+    size: int | None = None  # bytes, for a file
+    modified: datetime | None = None  # mtime
+
+
+class MemoryFacts(_Facts):
+    """``/proc/meminfo`` of the host, in bytes."""
+
+    total: int
+    available: int
+    swap_total: int = 0
+    swap_free: int = 0
+
+    @property
+    def available_percent(self) -> float:
+        return 100.0 * self.available / self.total if self.total else 100.0
+
+    @property
+    def swap_used(self) -> int:
+        return max(self.swap_total - self.swap_free, 0)
+
+    @property
+    def swap_percent(self) -> float:
+        return 100.0 * self.swap_used / self.swap_total if self.swap_total else 0.0
+
+
+class PortHolder(_Facts):
+    """A host port a container of another environment (or none) publishes on this engine."""
+
+    project: str | None  # its compose project; None: started with docker run
+    host_ip: str
+    host_port: str
+    proto: str
+    running: bool
 
 
 class HostFacts(_Facts):
@@ -133,6 +186,14 @@ class HostFacts(_Facts):
     migration_checks: tuple[MigrationCheck, ...] = ()
     compose_services: tuple[ComposeServices, ...] = ()  # one per compose project found
     unfinished: tuple[str, ...] = ()  # gathering steps cut off by the deadline
+    # bind mount sources and unrotated json-file logs, by path (one stat over SSH)
+    paths: dict[str, PathFacts] = Field(default_factory=dict)
+    memory: MemoryFacts | None = None  # /proc/meminfo; None: not read
+    image_tags: dict[str, str] = Field(default_factory=dict)  # "repo:tag" → image id, now
+    foreign_ports: tuple[PortHolder, ...] = ()  # published by containers not judged here
+    # listening TCP/UDP sockets ("ip:port/proto"), read only when a container could not
+    # bind its port; None: not read
+    listening: tuple[str, ...] | None = None
 
     def container(self, name: str) -> ContainerDetails | None:
         return next((c for c in self.containers if c.name == name), None)

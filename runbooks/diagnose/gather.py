@@ -9,6 +9,14 @@ inside containers, migration checks, the services each compose project's files
 define now) run concurrently; any still running at the deadline is cancelled
 and named in ``unfinished``.
 
+Read without a Docker call more: ``/proc/meminfo`` (``host.memory_pressure``); the
+image each tag points to now, from the same ``/system/df`` (``container.image_stale``);
+the ports other environments' containers publish, from the same list
+(``container.port_allocated``). One ``sh -c`` over the session stats every bind
+mount source and every json-file log without ``max-size`` (``hostpaths``); ``ss``
+runs only when a container failed for a taken port; a project whose ``compose
+config`` fails gets one ``stat`` of its ``env_file:`` entries (``env.file_missing``).
+
 The services a compose project defines now: when the host has compose projects
 whose containers name their working dir and compose files, the compose CLI is
 found once per connection (``bot.compose_cli.detect_compose``: the v2 plugin,
@@ -66,7 +74,9 @@ from runbooks import disk
 from runbooks._compose import V1, compose_prefix
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.checks_containers import wants_logs
-from runbooks.diagnose.dbconfig import locate_database, no_target_reason
+from runbooks.diagnose.checks_ports import port_conflict
+from runbooks.diagnose.db_facts import DataFilesystem, df_argv, parse_df, read_activity
+from runbooks.diagnose.dbconfig import DbTarget, locate_database, no_target_reason
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.facts import (
     ComposeServices,
@@ -74,9 +84,12 @@ from runbooks.diagnose.facts import (
     EnvFileFacts,
     FilesystemFacts,
     HostFacts,
+    MemoryFacts,
     MigrationCheck,
+    PortHolder,
     Resolution,
 )
+from runbooks.diagnose.hostpaths import paths_to_stat, stat_paths
 
 LOG_TAIL = 200
 COMPOSE_FILE_MAX = 512 * 1024
@@ -85,6 +98,9 @@ OUTPUT_TAIL = 2000
 RESOLVE_TIMEOUT = 10.0  # getent hosts: a resolver that hangs this long counts as unknown
 MIGRATION_CHECK_TIMEOUT = 60.0
 COMPOSE_SERVICES_STEP = "compose config --services"
+MEMORY_STEP = "read /proc/meminfo"
+STAT_STEP = "stat bind mount sources and container logs"
+LISTEN_STEP = "listening sockets (ss)"
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ERROR_LIMIT = 300
 _NOT_FOUND = 127  # env (and a shell) when the program is not on the PATH
@@ -117,10 +133,18 @@ async def gather_facts(
         ) from exc
     now = now or datetime.now(UTC)
     stacks = discover_stacks(containers, host.stacks, host)
+    everything = containers
     containers, networks, volumes = owned_objects(host, stacks, containers, networks, usage.volumes)
     secrets = secret_values(containers)
 
-    steps: dict[str, Coroutine[Any, Any, Any]] = {"disk usage": _filesystems(session, usage)}
+    steps: dict[str, Coroutine[Any, Any, Any]] = {
+        "disk usage": _filesystems(session, usage),
+        MEMORY_STEP: _meminfo(session),
+    }
+    if wanted := paths_to_stat(containers):
+        steps[STAT_STEP] = stat_paths(session, wanted)
+    if any(port_conflict(c) for c in containers):
+        steps[LISTEN_STEP] = _listening(session)
     for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
         steps[f"read env file {path}"] = _env_file(session, path)
     for stack in stacks.stacks:
@@ -175,6 +199,11 @@ async def gather_facts(
         migration_checks=tuple(_of_type(results.values(), MigrationCheck)),
         compose_services=results.get(COMPOSE_SERVICES_STEP, ()),
         unfinished=tuple(unfinished),
+        paths={p.path: p for p in results.get(STAT_STEP, ())},
+        memory=results.get(MEMORY_STEP),
+        image_tags={tag: image.id for image in usage.images for tag in image.repo_tags},
+        foreign_ports=foreign_ports(everything, containers),
+        listening=results.get(LISTEN_STEP),
     )
 
 
@@ -244,6 +273,92 @@ async def _uptime(session: HostSession) -> float | None:
         return float(text.split()[0])
     except (HostError, ValueError, IndexError):
         return None
+
+
+_MEMINFO_KEYS = {
+    "MemTotal": "total",
+    "MemAvailable": "available",
+    "SwapTotal": "swap_total",
+    "SwapFree": "swap_free",
+}
+
+
+async def _meminfo(session: HostSession) -> MemoryFacts | None:
+    """The host's memory and swap from ``/proc/meminfo`` (read-only; None: not readable)."""
+    try:
+        text = (await session.read_file("/proc/meminfo", max_bytes=8192)).decode()
+    except (HostError, OSError, UnicodeDecodeError):
+        return None
+    return parse_meminfo(text)
+
+
+def parse_meminfo(text: str) -> MemoryFacts | None:
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in _MEMINFO_KEYS:
+            parts = rest.split()
+            try:
+                number = int(parts[0])
+            except (IndexError, ValueError):
+                continue
+            unit = parts[1].lower() if len(parts) > 1 else ""
+            values[_MEMINFO_KEYS[key]] = number * 1024 if unit == "kb" else number
+    if "total" not in values or "available" not in values:
+        return None  # kernels before 3.14 have no MemAvailable: nothing judged
+    return MemoryFacts(**values)
+
+
+async def _listening(session: HostSession) -> tuple[str, ...] | None:
+    """Listening TCP and UDP sockets of the host (``ss -Hlntu``: addresses and ports only,
+    never which process); None when ``ss`` cannot run."""
+    try:
+        result = await session.run(["ss", "-H", "-l", "-n", "-t", "-u"], check=False, timeout=10)
+    except HostError:
+        return None
+    if not result.ok:
+        return None
+    out: set[str] = set()
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 5:
+            continue
+        proto = "udp" if parts[0].startswith("udp") else "tcp"
+        local = parts[4]
+        address, _, port = local.rpartition(":")
+        address = address.strip("[]").split("%")[0]
+        if port.isdigit():
+            wildcard = address in ("*", "0.0.0.0", "::")  # noqa: S104 - read, not bound
+            out.add(f"{'' if wildcard else address}:{port}/{proto}")
+    return tuple(sorted(out))
+
+
+def foreign_ports(
+    everything: Iterable[ContainerDetails], owned: Iterable[ContainerDetails]
+) -> tuple[PortHolder, ...]:
+    """Host ports published by containers this environment does not judge (another
+    environment's, or nobody's), without their names: who holds a port we need."""
+    mine = {c.id for c in owned}
+    out: set[PortHolder] = set()
+    for c in everything:
+        if c.id in mine:
+            continue
+        raw = c.host_config.get("PortBindings") or {}
+        for port, rows in raw.items() if isinstance(raw, dict) else ():
+            proto = str(port).partition("/")[2] or "tcp"
+            for row in rows or ():
+                host_port = str((row or {}).get("HostPort") or "")
+                if host_port:
+                    out.add(
+                        PortHolder(
+                            project=c.compose_project,
+                            host_ip=str(row.get("HostIp") or ""),
+                            host_port=host_port,
+                            proto=proto,
+                            running=c.state.running,
+                        )
+                    )
+    return tuple(sorted(out, key=lambda p: (p.host_port, p.proto, p.host_ip, p.project or "")))
 
 
 async def _filesystems(
@@ -386,6 +501,24 @@ async def _database(
             update={"status": "unreachable", "error": "no running database container"}
         )
     known = secrets | ({target.password.get_secret_value()} if target.password else set())
+    # the filesystem of its data dir is read while connecting (one `df` in the container)
+    probed, filesystem = await asyncio.gather(
+        _probe_database(session, facts, target, address, dbname, known),
+        _data_filesystem(session, db),
+    )
+    return probed.model_copy(update={"data_filesystem": filesystem})
+
+
+async def _probe_database(
+    session: HostSession,
+    facts: DatabaseFacts,
+    target: DbTarget,
+    address: str,
+    dbname: str,
+    known: set[str],
+) -> DatabaseFacts:
+    """Connect as the app would; the tables, the cluster's birth, and its sessions
+    (``db_facts.ACTIVITY_SQL``: connection use, lock waits)."""
     try:
         async with session.database(
             address=address,
@@ -396,10 +529,13 @@ async def _database(
         ) as pg:
             (tables,) = (await pg.fetch(_COUNT_TABLES))[0]
             initialized = await _cluster_initialized(pg)
+            activity = await read_activity(pg, sorted(known))
     except DatabaseMissing:
         return facts.model_copy(update={"status": "missing"})
     except DatabaseUnreachable as exc:
         status = "refused" if "authentication" in exc.detail else "unreachable"
+        if _NO_SLOT.search(exc.detail):
+            status = "exhausted"  # stackbot dials as the app: the app gets no slot either
         return facts.model_copy(
             update={"status": status, "error": redact_text(exc.detail, known_secrets=known)}
         )
@@ -411,8 +547,39 @@ async def _database(
             }
         )
     return facts.model_copy(
-        update={"status": "ok", "tables": int(tables), "cluster_initialized_at": initialized}
+        update={
+            "status": "ok",
+            "tables": int(tables),
+            "cluster_initialized_at": initialized,
+            "activity": activity,
+        }
     )
+
+
+# the server's answer when every slot is taken: "sorry, too many clients already",
+# "remaining connection slots are reserved for non-replication superuser connections"
+# (before 16; "… for roles with the SUPERUSER attribute" / "… privileges of the
+# pg_use_reserved_connections role" since)
+_NO_SLOT = re.compile(r"too many clients|remaining connection slots are reserved", re.I)
+_DEFAULT_PGDATA = "/var/lib/postgresql/data"
+_DF_TIMEOUT = 10.0
+
+
+async def _data_filesystem(
+    session: HostSession, db: ContainerDetails | None
+) -> DataFilesystem | None:
+    """``df`` of the database container's data dir (its ``PGDATA``), run in the container:
+    the host's SSH user may not traverse Docker's data root, the container always can."""
+    if db is None or not db.state.running:
+        return None
+    data_dir = posixpath.normpath(db.config.env_map().get("PGDATA") or _DEFAULT_PGDATA)
+    try:
+        result = await session.docker.exec_run(db.name, df_argv(data_dir), timeout=_DF_TIMEOUT)
+    except HostError:
+        return None
+    if result.exit_code != 0:
+        return None
+    return parse_df(result.output, container=db.name, data_dir=data_dir)
 
 
 def _dialled(
@@ -621,22 +788,48 @@ async def _defined_services(
     if not result.ok:
         said = _one_line(result.stderr or result.stdout, secrets) or "no output"
         why = f"`compose config --services` exited with status {result.exit_status}: {said}"
-        return base.model_copy(update={"error": why})
+        # compose fails on a required env_file that is not there: say which (one stat)
+        missing = await _missing_env_files(session, stack)
+        return base.model_copy(update={"error": why, "missing_env_files": missing})
     names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     if not names or not all(_SERVICE_NAME.match(n) for n in names):
         why = "`compose config --services` did not print a list of service names"
         return base.model_copy(update={"error": why})
-    named, per_service = await _compose_file_facts(session, stack.config_files)
+    read_files = await _compose_file_facts(session, stack.config_files, stack.project)
+    per_service = read_files.env_files
     paths = sorted({p for files in per_service.values() for p in files} - set(stack.env_files))
     read = await asyncio.gather(*(_env_file(session, p) for p in paths))
     return base.model_copy(
         update={
             "services": tuple(sorted(set(names))),
-            "named_volumes": named,
+            "named_volumes": read_files.named_volumes,
             "service_env_files": per_service,
             "env_files_read": tuple(read),
+            "expected_networks": read_files.networks,
+            "optional_env_files": tuple(sorted(read_files.optional_env_files)),
         }
     )
+
+
+async def _missing_env_files(
+    session: HostSession, stack: DiscoveredStack
+) -> dict[str, tuple[str, ...]]:
+    """Each service's required ``env_file:`` entries that do not exist on the host."""
+    files = await _compose_file_facts(session, stack.config_files, stack.project)
+    wanted = sorted(
+        {p for paths in files.env_files.values() for p in paths} - set(files.optional_env_files)
+    )
+    seen = {p.path: p for p in await stat_paths(session, wanted)}
+    out: dict[str, tuple[str, ...]] = {}
+    for service, paths in sorted(files.env_files.items()):
+        gone = tuple(
+            p
+            for p in paths
+            if p not in files.optional_env_files and p in seen and seen[p].kind == "missing"
+        )
+        if gone:
+            out[service] = gone
+    return out
 
 
 async def _stale(
@@ -677,15 +870,29 @@ async def _stale(
     return tuple(stale), "`compose config --hash` against each container's label"
 
 
+@dataclass(frozen=True)
+class _ComposeFileFacts:
+    named_volumes: tuple[str, ...]
+    env_files: dict[str, tuple[str, ...]]  # service → its `env_file:` entries, absolute
+    optional_env_files: frozenset[str]  # entries marked `required: false`
+    networks: dict[str, str]  # engine name → compose key, of the networks compose manages
+
+
 async def _compose_file_facts(
-    session: HostSession, files: Sequence[str]
-) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    session: HostSession, files: Sequence[str], project: str
+) -> _ComposeFileFacts:
     """From the compose files themselves: the top-level volume keys with an explicit
     ``name:`` (so the name does not follow the project's, even when the two coincide),
-    and each service's ``env_file:`` entries, absolute (relative to the file's folder;
-    a later file's entry for a service replaces an earlier one's, as compose merges)."""
+    each service's ``env_file:`` entries, absolute (relative to the file's folder;
+    a later file's entry for a service replaces an earlier one's, as compose merges),
+    and the networks compose creates or expects to find with its labels (not
+    ``external``): ``<project>_<key>`` or the key's ``name:``, with ``default`` when
+    a service names no network and no ``network_mode``."""
     named: set[str] = set()
     per_service: dict[str, tuple[str, ...]] = {}
+    optional: set[str] = set()
+    declared: dict[str, dict[str, Any]] = {}
+    uses_default: dict[str, bool] = {}
     for path in files:
         try:
             data = yaml.safe_load(await session.read_file(path, max_bytes=COMPOSE_FILE_MAX))
@@ -696,20 +903,50 @@ async def _compose_file_facts(
         volumes = data.get("volumes")
         if isinstance(volumes, dict):
             named |= {str(k) for k, v in volumes.items() if isinstance(v, dict) and v.get("name")}
+        networks = data.get("networks")
+        for key, spec in networks.items() if isinstance(networks, dict) else ():
+            declared.setdefault(str(key), {}).update(spec if isinstance(spec, dict) else {})
         services = data.get("services")
+        base_dir = posixpath.dirname(path)
         for name, spec in services.items() if isinstance(services, dict) else ():
-            entries = spec.get("env_file") if isinstance(spec, dict) else None
+            if not isinstance(spec, dict):
+                continue
+            nets = spec.get("networks")
+            if "network_mode" in spec:
+                uses_default[str(name)] = False
+            elif isinstance(nets, list | dict) and nets:
+                uses_default[str(name)] = "default" in nets
+            else:
+                uses_default.setdefault(str(name), True)
+            entries = spec.get("env_file")
             if entries is None:
                 continue
             listed = entries if isinstance(entries, list) else [entries]
-            found = [e.get("path") if isinstance(e, dict) else e for e in listed]
-            base_dir = posixpath.dirname(path)
-            per_service[str(name)] = tuple(
-                posixpath.normpath(posixpath.join(base_dir, str(p)))
-                for p in found
-                if isinstance(p, str) and p and "$" not in p  # interpolated: not guessed
-            )
-    return tuple(sorted(named)), per_service
+            kept: list[str] = []
+            for entry in listed:
+                raw = entry.get("path") if isinstance(entry, dict) else entry
+                if not isinstance(raw, str) or not raw or "$" in raw:
+                    continue  # interpolated: not guessed
+                absolute = posixpath.normpath(posixpath.join(base_dir, raw))
+                kept.append(absolute)
+                if isinstance(entry, dict) and str(entry.get("required", True)).lower() in (
+                    "false",
+                    "no",
+                    "0",
+                ):
+                    optional.add(absolute)
+            per_service[str(name)] = tuple(kept)
+    if any(uses_default.values()):
+        declared.setdefault("default", {})
+    expected: dict[str, str] = {}
+    for key, spec in declared.items():
+        external = spec.get("external")
+        if external is True or isinstance(external, dict) or str(external).lower() == "true":
+            continue
+        name = spec.get("name")
+        engine_name = name if isinstance(name, str) and "$" not in name else f"{project}_{key}"
+        expected[engine_name] = key
+    return _ComposeFileFacts(tuple(sorted(named)), per_service, frozenset(optional), expected)
 
 
 def _one_line(text: str, secrets: set[str]) -> str:

@@ -195,7 +195,7 @@ def make_session(
     host = fake_host().model_copy(update={"stacks": dict(stacks or {})})
     session = Session(
         docker=docker,
-        db=db or FakeDatabase({"pg_control_system": []}),
+        db=db or FakeDatabase({"pg_control_system": [], "pg_stat_activity": []}),
         host=host,
         handler=stat_handler(stat, commands),
         files=dict(files or {}),
