@@ -1,0 +1,1 @@
+"""Benchmarks kept in the repository: corpora a benchmark script runs against the lab."""
