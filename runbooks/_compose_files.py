@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -23,6 +23,9 @@ class ComposeFileFacts:
     env_files: dict[str, tuple[str, ...]]  # service → its `env_file:` entries, absolute
     optional_env_files: frozenset[str]  # entries marked `required: false`
     networks: dict[str, str]  # engine name → compose key, of the networks compose manages
+    # service → the keys its `environment:` sets to a literal value (these win over any
+    # env_file); a key passed through (`KEY`) or interpolated (`KEY: ${KEY:-x}`) is not one
+    environment_keys: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 async def compose_file_facts(
@@ -40,6 +43,7 @@ async def compose_file_facts(
     optional: set[str] = set()
     declared: dict[str, dict[str, Any]] = {}
     uses_default: dict[str, bool] = {}
+    environment: dict[str, frozenset[str]] = {}
     for path in files:
         try:
             data = yaml.safe_load(await read(path, max_bytes=COMPOSE_FILE_MAX))
@@ -65,6 +69,9 @@ async def compose_file_facts(
                 uses_default[str(name)] = "default" in nets
             else:
                 uses_default.setdefault(str(name), True)
+            own_keys = _environment_keys(spec.get("environment"))
+            if own_keys is not None:  # a later file's entries add to an earlier one's
+                environment[str(name)] = environment.get(str(name), frozenset()) | own_keys
             entries = spec.get("env_file")
             if entries is None:
                 continue
@@ -93,4 +100,21 @@ async def compose_file_facts(
         name = spec.get("name")
         engine_name = name if isinstance(name, str) and "$" not in name else f"{project}_{key}"
         expected[engine_name] = key
-    return ComposeFileFacts(tuple(sorted(named)), per_service, frozenset(optional), expected)
+    return ComposeFileFacts(
+        tuple(sorted(named)), per_service, frozenset(optional), expected, environment
+    )
+
+
+def _environment_keys(raw: object) -> frozenset[str] | None:
+    """The keys a service's ``environment:`` (a mapping or a ``KEY=value`` list) sets to a
+    literal value (no ``$``: nothing from an env file flows into it); None when it has none."""
+    if isinstance(raw, dict):
+        pairs = [(str(k), None if v is None else str(v)) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        pairs = []
+        for item in raw:
+            key, sep, value = str(item).partition("=")
+            pairs.append((key, value if sep else None))
+    else:
+        return None
+    return frozenset(key for key, value in pairs if value is not None and "$" not in value)

@@ -394,8 +394,10 @@ async def _plan_compose(
 
     file, read, failed = await _read_env_files(view.read_file, stack.env_files)
     # the service's own `env_file:` entries: compose loads each whole into the container
-    listed = (await compose_file_facts(view.read_file, config_files, project)).env_files
-    own_paths = [p for p in listed.get(service, ()) if p not in stack.env_files]
+    compose_files = await compose_file_facts(view.read_file, config_files, project)
+    own_paths = [p for p in compose_files.env_files.get(service, ()) if p not in stack.env_files]
+    # keys the service's `environment:` sets to a literal win over every env file
+    fixed = compose_files.environment_keys.get(service, frozenset())
     own, own_read, own_failed = await _read_env_files(view.read_file, own_paths)
     compared = [*own_read, *read]
     if not compared:
@@ -416,7 +418,7 @@ async def _plan_compose(
         own_changed, own_added = env_changes(env, own)
         changed += [*more_changed, *own_changed]
         added += [*more_added, *own_added]
-    changed, added = sorted(set(changed)), sorted(set(added))
+    changed, added = sorted(set(changed) - fixed), sorted(set(added) - fixed)
     before = _state(targets, changed, added, compared)
     notes = [f"could not read {p}: left out of the comparison" for p in [*own_failed, *failed]]
     if not changed and not added:

@@ -110,6 +110,17 @@ def _service_env_files(
     return values, paths
 
 
+def _environment_keys(
+    facts: HostFacts, stack: DiscoveredStack, service: str | None
+) -> frozenset[str]:
+    """The keys ``service``'s compose ``environment:`` sets itself (compose files read)."""
+    keys: frozenset[str] = frozenset()
+    for read in facts.compose_services:
+        if read.project == stack.project and service is not None:
+            keys |= read.service_environment_keys.get(service, frozenset())
+    return keys
+
+
 def _keys(keys: list[str]) -> str:
     shown = ", ".join(keys[:MAX_KEYS_IN_TITLE])
     return shown + (
@@ -159,8 +170,11 @@ def check_env_drift(facts: HostFacts) -> list[Finding]:
             is_db = c.compose_service is not None and c.compose_service == stack.roles.database
             loads = loads_env_file(c, stack_file, siblings)
             whole = {**stack_file, **own} if loads and not is_db else own  # loaded whole
-            added = sorted(k for k in whole if k not in env)
-            changed = sorted(k for k in file if k in env and env[k] != file[k])
+            # a key the service's `environment:` sets itself wins over every env file
+            # (an override file's `LOG_LEVEL: debug`): its value is meant to differ
+            fixed = _environment_keys(facts, stack, c.compose_service)
+            added = sorted(k for k in whole if k not in env and k not in fixed)
+            changed = sorted(k for k in file if k in env and env[k] != file[k] and k not in fixed)
             if not added and not changed:
                 continue
             parts = []

@@ -116,6 +116,8 @@ class ComposeServices(_Facts):
     stale: tuple[str, ...] = ()  # containers compose would recreate now (files changed)
     stale_by: str | None = None  # how that was read; None: it could not be told
     service_env_files: dict[str, tuple[str, ...]] = {}  # service → its `env_file:` (absolute)
+    # service → keys its `environment:` sets itself (they win over env files)
+    service_environment_keys: dict[str, frozenset[str]] = {}
     env_files_read: tuple[EnvFileFacts, ...] = Field((), repr=False)  # those files, parsed
     # service → `env_file:` entries (absolute, required ones) that do not exist on the host
     missing_env_files: dict[str, tuple[str, ...]] = {}

@@ -45,8 +45,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import yaml
-
 from bot.compose_cli import DRY_RUN_SINCE, ComposeCLI, detect_compose, parse_dry_run
 from bot.config.models import ResolvedHost
 from bot.discovery import (
@@ -72,6 +70,7 @@ from bot.redact import is_secret_key, redact_text
 from bot.session import HostSession
 from runbooks import disk
 from runbooks._compose import V1, compose_prefix
+from runbooks._compose_files import compose_file_facts
 from runbooks._stacks import inspect_existing
 from runbooks.diagnose.checks_containers import wants_logs
 from runbooks.diagnose.checks_ports import port_conflict
@@ -92,7 +91,6 @@ from runbooks.diagnose.facts import (
 from runbooks.diagnose.hostpaths import paths_to_stat, stat_paths
 
 LOG_TAIL = 200
-COMPOSE_FILE_MAX = 512 * 1024
 CONTAINER_LOG_TAIL = 20  # lines of a down or restarting container (container.down evidence)
 OUTPUT_TAIL = 2000
 RESOLVE_TIMEOUT = 10.0  # getent hosts: a resolver that hangs this long counts as unknown
@@ -795,7 +793,7 @@ async def _defined_services(
     if not names or not all(_SERVICE_NAME.match(n) for n in names):
         why = "`compose config --services` did not print a list of service names"
         return base.model_copy(update={"error": why})
-    read_files = await _compose_file_facts(session, stack.config_files, stack.project)
+    read_files = await compose_file_facts(session.read_file, stack.config_files, stack.project)
     per_service = read_files.env_files
     paths = sorted({p for files in per_service.values() for p in files} - set(stack.env_files))
     read = await asyncio.gather(*(_env_file(session, p) for p in paths))
@@ -804,6 +802,7 @@ async def _defined_services(
             "services": tuple(sorted(set(names))),
             "named_volumes": read_files.named_volumes,
             "service_env_files": per_service,
+            "service_environment_keys": read_files.environment_keys,
             "env_files_read": tuple(read),
             "expected_networks": read_files.networks,
             "optional_env_files": tuple(sorted(read_files.optional_env_files)),
@@ -815,7 +814,7 @@ async def _missing_env_files(
     session: HostSession, stack: DiscoveredStack
 ) -> dict[str, tuple[str, ...]]:
     """Each service's required ``env_file:`` entries that do not exist on the host."""
-    files = await _compose_file_facts(session, stack.config_files, stack.project)
+    files = await compose_file_facts(session.read_file, stack.config_files, stack.project)
     wanted = sorted(
         {p for paths in files.env_files.values() for p in paths} - set(files.optional_env_files)
     )
@@ -868,85 +867,6 @@ async def _stale(
         and c.labels[COMPOSE_CONFIG_HASH] != hashes[name].strip()
     )
     return tuple(stale), "`compose config --hash` against each container's label"
-
-
-@dataclass(frozen=True)
-class _ComposeFileFacts:
-    named_volumes: tuple[str, ...]
-    env_files: dict[str, tuple[str, ...]]  # service → its `env_file:` entries, absolute
-    optional_env_files: frozenset[str]  # entries marked `required: false`
-    networks: dict[str, str]  # engine name → compose key, of the networks compose manages
-
-
-async def _compose_file_facts(
-    session: HostSession, files: Sequence[str], project: str
-) -> _ComposeFileFacts:
-    """From the compose files themselves: the top-level volume keys with an explicit
-    ``name:`` (so the name does not follow the project's, even when the two coincide),
-    each service's ``env_file:`` entries, absolute (relative to the file's folder;
-    a later file's entry for a service replaces an earlier one's, as compose merges),
-    and the networks compose creates or expects to find with its labels (not
-    ``external``): ``<project>_<key>`` or the key's ``name:``, with ``default`` when
-    a service names no network and no ``network_mode``."""
-    named: set[str] = set()
-    per_service: dict[str, tuple[str, ...]] = {}
-    optional: set[str] = set()
-    declared: dict[str, dict[str, Any]] = {}
-    uses_default: dict[str, bool] = {}
-    for path in files:
-        try:
-            data = yaml.safe_load(await session.read_file(path, max_bytes=COMPOSE_FILE_MAX))
-        except (HostError, OSError, yaml.YAMLError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        volumes = data.get("volumes")
-        if isinstance(volumes, dict):
-            named |= {str(k) for k, v in volumes.items() if isinstance(v, dict) and v.get("name")}
-        networks = data.get("networks")
-        for key, spec in networks.items() if isinstance(networks, dict) else ():
-            declared.setdefault(str(key), {}).update(spec if isinstance(spec, dict) else {})
-        services = data.get("services")
-        base_dir = posixpath.dirname(path)
-        for name, spec in services.items() if isinstance(services, dict) else ():
-            if not isinstance(spec, dict):
-                continue
-            nets = spec.get("networks")
-            if "network_mode" in spec:
-                uses_default[str(name)] = False
-            elif isinstance(nets, list | dict) and nets:
-                uses_default[str(name)] = "default" in nets
-            else:
-                uses_default.setdefault(str(name), True)
-            entries = spec.get("env_file")
-            if entries is None:
-                continue
-            listed = entries if isinstance(entries, list) else [entries]
-            kept: list[str] = []
-            for entry in listed:
-                raw = entry.get("path") if isinstance(entry, dict) else entry
-                if not isinstance(raw, str) or not raw or "$" in raw:
-                    continue  # interpolated: not guessed
-                absolute = posixpath.normpath(posixpath.join(base_dir, raw))
-                kept.append(absolute)
-                if isinstance(entry, dict) and str(entry.get("required", True)).lower() in (
-                    "false",
-                    "no",
-                    "0",
-                ):
-                    optional.add(absolute)
-            per_service[str(name)] = tuple(kept)
-    if any(uses_default.values()):
-        declared.setdefault("default", {})
-    expected: dict[str, str] = {}
-    for key, spec in declared.items():
-        external = spec.get("external")
-        if external is True or isinstance(external, dict) or str(external).lower() == "true":
-            continue
-        name = spec.get("name")
-        engine_name = name if isinstance(name, str) and "$" not in name else f"{project}_{key}"
-        expected[engine_name] = key
-    return _ComposeFileFacts(tuple(sorted(named)), per_service, frozenset(optional), expected)
 
 
 def _one_line(text: str, secrets: set[str]) -> str:

@@ -226,3 +226,32 @@ def test_empty_required_key_counts_as_missing_and_present_keys_pass() -> None:
     assert finding.evidence["empty_keys"] == ["SMTP_PASSWORD"]
     assert finding.evidence["missing_keys"] == []
     assert run(lab_facts(lab_env(), declared=declared("SECRET_KEY", "DATABASE_URL"))) == []
+
+
+def test_a_key_the_services_environment_sets_itself_is_not_drift() -> None:
+    """An override file's ``environment: {LOG_LEVEL: debug}`` over ``.env``'s
+    ``LOG_LEVEL=info``: compose's ``environment:`` wins, the difference is meant."""
+    from runbooks.diagnose.facts import ComposeServices
+
+    stack = lab_stack(env={**lab_env(), "LOG_LEVEL": "info"})
+    backend = stack[0]
+    env = dict(backend.config.env_map(), LOG_LEVEL="debug")
+    stack[0] = backend.model_copy(
+        update={
+            "config": backend.config.model_copy(
+                update={"env": [f"{k}={v}" for k, v in env.items()]}
+            )
+        }
+    )
+    file = {**lab_env(), "LOG_LEVEL": "info"}
+
+    def with_environment(keys: frozenset[str]) -> HostFacts:
+        read = ComposeServices(
+            project="shop", working_dir="/srv/shop", config_files=("/srv/shop/docker-compose.yml",),
+            services=("backend", "db", "nginx"), service_environment_keys={"backend": keys},
+        )  # fmt: skip
+        return facts(stack, env_files={ENV_PATH: file}, compose_services=(read,))
+
+    assert run(with_environment(frozenset({"LOG_LEVEL"}))) == []
+    [drift] = run(with_environment(frozenset()))  # without it, the same is drift
+    assert drift.evidence["keys_changed"] == ["LOG_LEVEL"]
