@@ -76,6 +76,15 @@ async def _detect(session: HostSession) -> ComposeCLI | None:
     return None
 
 
+def prefetch_compose(session: HostSession) -> None:
+    """Start ``detect_compose`` now without waiting for it (a diagnosis overlaps it with
+    its Docker reads); a later ``detect_compose`` takes its result. A failure is kept for
+    that later call, never logged as an unretrieved task exception."""
+    if _MEMO_KEY not in session.memo:
+        task = session.memo[_MEMO_KEY] = asyncio.ensure_future(_detect(session))
+        task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
+
+
 async def detect_compose(session: HostSession) -> ComposeCLI | None:
     """The compose the host has, read once per connection: ``docker compose`` (the v2
     plugin) when the host's docker has it, else ``docker-compose`` (v1, or v2's
@@ -87,7 +96,15 @@ async def detect_compose(session: HostSession) -> ComposeCLI | None:
     return result
 
 
-__all__ = ["DRY_RUN_SINCE", "V1", "V2", "ComposeCLI", "detect_compose", "parse_dry_run"]
+__all__ = [
+    "DRY_RUN_SINCE",
+    "V1",
+    "V2",
+    "ComposeCLI",
+    "detect_compose",
+    "parse_dry_run",
+    "prefetch_compose",
+]
 
 
 def parse_dry_run(output: str) -> list[tuple[str, str, str]]:

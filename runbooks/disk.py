@@ -288,10 +288,12 @@ async def _df_inodes(
         return exc
 
 
-async def _read_filesystems(session: HostSession, extra: Sequence[str]) -> _Filesystems:
+async def _read_filesystems(
+    session: HostSession, extra: Sequence[str], docker_root: str | None = None
+) -> _Filesystems:
     docker_error: str | None = None
     try:
-        root = (await session.docker.info()).docker_root_dir or DEFAULT_DOCKER_ROOT
+        root = docker_root or (await session.docker.info()).docker_root_dir or DEFAULT_DOCKER_ROOT
     except (DockerUnavailable, DockerAPIError) as exc:
         root, docker_error = DEFAULT_DOCKER_ROOT, f"{exc.code}: {exc.detail}"
     targets = [ROOT_LABEL, root, *extra]
@@ -325,11 +327,16 @@ async def _given(usage: DiskUsage) -> DiskUsage:
 
 
 async def read_disk(
-    session: HostSession, params: Params, *, usage: DiskUsage | None = None
+    session: HostSession,
+    params: Params,
+    *,
+    usage: DiskUsage | None = None,
+    docker_root: str | None = None,
 ) -> DiskReport:
-    """The disk report; ``usage`` is a ``/system/df`` answer the caller already has."""
+    """The disk report; ``usage`` is a ``/system/df`` answer and ``docker_root`` the
+    engine's ``DockerRootDir`` the caller already has (no second request for either)."""
     found, usage_or_error = await asyncio.gather(
-        _read_filesystems(session, params.paths),
+        _read_filesystems(session, params.paths, docker_root),
         _read_docker_usage(session) if usage is None else _given(usage),
     )
     space_rows = parse_df(found.space.stdout)

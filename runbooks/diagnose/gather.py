@@ -45,7 +45,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from bot.compose_cli import DRY_RUN_SINCE, ComposeCLI, detect_compose, parse_dry_run
+from bot.compose_cli import (
+    DRY_RUN_SINCE,
+    ComposeCLI,
+    detect_compose,
+    parse_dry_run,
+    prefetch_compose,
+)
 from bot.config.models import ResolvedHost
 from bot.discovery import (
     DiscoveredStack,
@@ -54,9 +60,12 @@ from bot.discovery import (
     referenced_hosts,
 )
 from bot.docker_objects import (
+    COMPOSE_CONFIG_FILES,
     COMPOSE_CONFIG_HASH,
     COMPOSE_PROJECT,
+    COMPOSE_WORKING_DIR,
     ContainerDetails,
+    ContainerSummary,
     DiskUsage,
     NetworkSummary,
     Volume,
@@ -118,7 +127,7 @@ async def gather_facts(
     try:
         async with asyncio.timeout(deadline):
             summaries, info, networks, usage, uptime = await asyncio.gather(
-                docker.containers(all=True),
+                _listed(session),
                 docker.info(),
                 docker.networks(),
                 docker.disk_usage(),
@@ -136,7 +145,7 @@ async def gather_facts(
     secrets = secret_values(containers)
 
     steps: dict[str, Coroutine[Any, Any, Any]] = {
-        "disk usage": _filesystems(session, usage),
+        "disk usage": _filesystems(session, usage, info.docker_root_dir),
         MEMORY_STEP: _meminfo(session),
     }
     if wanted := paths_to_stat(containers):
@@ -203,6 +212,17 @@ async def gather_facts(
         foreign_ports=foreign_ports(everything, containers),
         listening=results.get(LISTEN_STEP),
     )
+
+
+async def _listed(session: HostSession) -> list[ContainerSummary]:
+    """Every container; when one was deployed by compose from files on the host, the
+    compose CLI's detection starts now, so its start-up overlaps the inspections."""
+    summaries = await session.docker.containers(all=True)
+    if any(
+        c.labels.get(COMPOSE_WORKING_DIR) and c.labels.get(COMPOSE_CONFIG_FILES) for c in summaries
+    ):
+        prefetch_compose(session)
+    return summaries
 
 
 def owned_objects(
@@ -360,9 +380,9 @@ def foreign_ports(
 
 
 async def _filesystems(
-    session: HostSession, usage: DiskUsage
+    session: HostSession, usage: DiskUsage, docker_root: str | None
 ) -> tuple[tuple[FilesystemFacts, ...], int | None]:
-    report = await disk.read_disk(session, disk.Params(), usage=usage)
+    report = await disk.read_disk(session, disk.Params(), usage=usage, docker_root=docker_root)
     reclaimable = sum(row.reclaimable_bytes for row in report.docker) if report.docker else None
     filesystems = report.filesystems
     return (

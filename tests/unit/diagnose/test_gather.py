@@ -107,6 +107,7 @@ async def test_one_list_and_one_inspect_per_container() -> None:
     assert docker.log.count("containers") == 1
     assert docker.log.count("inspect_container") == len(facts.containers) == 3
     assert docker.log.count("disk_usage") == 1
+    assert docker.log.count("info") == 1  # the disk read takes the root dir from it
     assert facts.unfinished == ()
     assert [d.status for d in facts.databases] == ["unreachable"]
     assert facts.filesystems and facts.uptime_seconds == 400000.0
