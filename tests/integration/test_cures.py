@@ -35,7 +35,7 @@ from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 from tests.integration.inventories import lab_host, write_inventory
 from tests.lab.lab import Lab
-from tests.lab.stack import exec_in
+from tests.lab.stack import cname, exec_in
 from tests.lab.util import LabError
 
 pytestmark = pytest.mark.lab
@@ -194,11 +194,12 @@ def run_plan_only(inventory: Inventory, name: str, **raw: Any) -> tuple[Plan, No
     return asyncio.run(go()), None
 
 
+@pytest.mark.parametrize("compose", ["v2", "v1"])
 def test_s4_the_offered_fixes_in_report_order_leave_the_app_up_with_its_tables(
-    lab: Lab, inventory: Inventory, tmp_path: Path, backups: Path
+    lab: Lab, inventory: Inventory, tmp_path: Path, backups: Path, compose: str
 ) -> None:
-    scenario(lab, "S4", "v1")
-    backend, db = "hanna_backend_1", "hanna_db_1"
+    scenario(lab, "S4", compose)
+    backend, db = cname("hanna", "backend"), cname("hanna", "db")
     findings = report(inventory)
     down = next(f for f in findings if f.code == "container.down")
     assert [fix.action for fix in down.fixes][:1] == ["db.migrate"], down.fixes
@@ -216,6 +217,7 @@ def test_s4_the_offered_fixes_in_report_order_leave_the_app_up_with_its_tables(
             applied.append(result)
             if fix.action == "db.migrate" and result.status == "applied":
                 snapshot = archive_of(result)[0]
+    cured_at = time.monotonic()
     assert applied[0].action == "db.migrate" and applied[0].status == "applied"
     assert [o.step.split()[0] for o in applied[0].outcomes] == ["archive", "run", "start"]
     container = lab.docker("h1").containers.get(backend)
@@ -223,6 +225,18 @@ def test_s4_the_offered_fixes_in_report_order_leave_the_app_up_with_its_tables(
     assert {"app_migrations", "customers", "orders"} <= tables(lab, db, "hanna", "hanna")
     codes = {f.code for f in report(inventory)}
     assert not codes & {"container.down", "db.empty", "db.migrations_pending"}, codes
+    # seed 003's promise: 30 s after the last fix the app is still up (never restarted)
+    # and the proxy answers through it
+    restarts = container.attrs["RestartCount"]
+    time.sleep(max(0.0, 30 - (time.monotonic() - cured_at)))
+    container.reload()
+    assert container.status == "running" and container.attrs["RestartCount"] == restarts
+    answer = exec_in(
+        lab.docker("h1"), cname("hanna", "nginx"),
+        ["python3", "-c", "import urllib.request as u; "
+         "print(u.urlopen('http://127.0.0.1/api/orders', timeout=10).status)"],
+    )[1]  # fmt: skip
+    assert answer.strip() == "200", answer
 
     # the snapshot taken before db.migrate puts the volume back to its pre-fix content
     assert snapshot is not None
