@@ -34,6 +34,8 @@ pending and plans the run every time (migration tools skip what is applied).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -245,7 +247,11 @@ async def _with_backup(view: ReadOnlyHost, located: _Located, params: Params) ->
     spec = await prepare(view, located.volume, params.backup_directory)
     if isinstance(spec, str):
         return f"cannot back up {located.volume} before migrating: {spec}"
-    notes = (*located.notes, *backup_notes(spec)[1:])
+    # a running database is stopped for the archive (_snapshot_operations): no note that
+    # its copy would be of files being written
+    db = located.db.name if located.db is not None else None
+    others = tuple(u for u in spec.running_users if u != db)
+    notes = (*located.notes, *backup_notes(spec.model_copy(update={"running_users": others}))[1:])
     return replace(located, backup=spec, notes=notes)
 
 
@@ -321,6 +327,81 @@ async def _with_run(view: ReadOnlyHost, located: _Located) -> _Located | str:
     return replace(located, run_argv=tuple(argv))
 
 
+DB_STOP_TIMEOUT = 30
+DB_READY_WAIT = 60.0
+
+
+def _snapshot_operations(located: _Located, spec: BackupSpec) -> list[tuple[Step, Run]]:
+    """Archive the data volume; a running database is stopped for it (a copy of files a
+    live server writes is no snapshot) and started again whatever happened, then waited
+    for until it accepts connections, before anything migrates."""
+    volume_step = spec.step()
+    db = located.db
+    if db is None or db.name not in spec.running_users:
+
+        async def archive_only(session: HostSession) -> StepOutcome:
+            return await run_backup(session, spec, volume_step.description)
+
+        return [(volume_step, archive_only)]
+    name = db.name
+    stop = Step(
+        description=f"stop {name} so the archive is a consistent copy (the database is down "
+        "until the step after next)",
+        call=f"POST /containers/{name}/stop?t={DB_STOP_TIMEOUT}",
+    )
+    start = Step(
+        description=f"start {name} and wait until it accepts connections "
+        f"(pg_isready, up to {DB_READY_WAIT:g} s)",
+        call=f"POST /containers/{name}/start; exec pg_isready in {name} every 1 s",
+    )
+
+    async def stop_db(session: HostSession) -> StepOutcome:
+        try:
+            await session.docker.stop_container(name, timeout=DB_STOP_TIMEOUT)
+        except HostError as exc:
+            return StepOutcome(step=stop.description, ok=False, detail=exc.detail)
+        return StepOutcome(step=stop.description, ok=True)
+
+    async def archive(session: HostSession) -> StepOutcome:
+        done = await run_backup(session, spec, volume_step.description)
+        if done.ok:
+            return done
+        started = await _start_db(session, name, start.description)  # never left down
+        again = "started again" if started.ok else f"NOT started again: {started.detail}"
+        return done.model_copy(update={"detail": f"{done.detail}; {name} was {again}"})
+
+    async def start_db(session: HostSession) -> StepOutcome:
+        return await _start_db(session, name, start.description)
+
+    return [(stop, stop_db), (volume_step, archive), (start, start_db)]
+
+
+async def _start_db(session: HostSession, name: str, description: str) -> StepOutcome:
+    """Start the database container and wait until ``pg_isready`` says it answers (where
+    the image has no pg_isready: until it has stayed up a few seconds)."""
+    try:
+        await session.docker.start_container(name)
+    except HostError as exc:
+        return StepOutcome(step=description, ok=False, detail=exc.detail)
+    started = time.monotonic()
+    while time.monotonic() - started < DB_READY_WAIT:
+        try:
+            ready = await session.docker.exec_run(name, ["pg_isready", "-q"], timeout=10)
+        except HostError as exc:
+            return StepOutcome(step=description, ok=False, detail=exc.detail)
+        if ready.exit_code == 0:
+            waited = time.monotonic() - started
+            return StepOutcome(step=description, ok=True, detail=f"ready after {waited:.1f} s")
+        if ready.exit_code in (126, 127):  # no pg_isready in this image
+            watched = await settle(session.docker, [name], seconds=5)
+            return StepOutcome(step=description, ok=watched.ok, detail=watched.detail)
+        await asyncio.sleep(1)
+    return StepOutcome(
+        step=description, ok=False, detail=f"{name} did not accept connections within "
+        f"{DB_READY_WAIT:g} s: nothing was migrated",
+    )  # fmt: skip
+
+
 def _operations(
     located: _Located, settle_seconds: float = SETTLE_SECONDS
 ) -> list[tuple[Step, Run]]:
@@ -337,13 +418,7 @@ def _operations(
             )
         )  # fmt: skip
     elif located.backup is not None:
-        spec = located.backup
-        volume_step = spec.step()
-
-        async def volume_backup(session: HostSession) -> StepOutcome:
-            return await run_backup(session, spec, volume_step.description)
-
-        ops.append((volume_step, volume_backup))
+        ops += _snapshot_operations(located, located.backup)
     app = located.app.name
     if not located.run_argv:
         ops.append(

@@ -219,7 +219,8 @@ def test_s4_the_offered_fixes_in_report_order_leave_the_app_up_with_its_tables(
                 snapshot = archive_of(result)[0]
     cured_at = time.monotonic()
     assert applied[0].action == "db.migrate" and applied[0].status == "applied"
-    assert [o.step.split()[0] for o in applied[0].outcomes] == ["archive", "run", "start"]
+    steps = [o.step.split()[0] for o in applied[0].outcomes]
+    assert steps == ["stop", "archive", "start", "run", "start"]  # db stopped for the archive
     container = lab.docker("h1").containers.get(backend)
     assert container.status == "running"
     assert {"app_migrations", "customers", "orders"} <= tables(lab, db, "hanna", "hanna")

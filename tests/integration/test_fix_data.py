@@ -174,7 +174,8 @@ def test_s2_create_then_migrate_the_dropped_database(
     plan, migrated = run(
         inventory, "db.migrate", tmp_path, results, stack="shop", backup_directory=str(backups)
     )
-    assert len(plan.steps) == 2 and "shop_postgres_data" in plan.steps[0].description
+    assert [s.description.split()[0] for s in plan.steps] == ["stop", "archive", "start", "run"]
+    assert "shop_postgres_data" in plan.steps[1].description  # the db is stopped around it
     assert migrated.status == "applied" and migrated.changed, migrated.message
     assert migrated.post_check is not None and migrated.post_check.cleared
     assert migrated.post_check.checked == ("db.empty", "db.migrations_pending")

@@ -30,6 +30,7 @@ from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession, completed, fa
 
 MIGRATE = ("python3", "/app/manage.py", "migrate")
 CHECK = ("python3", "/app/manage.py", "check_migrations")
+PG_ISREADY = ("pg_isready", "-q")
 BACKUP = ("sh", "-c", "pg_dump -Fc shop > /backups/shop.dump && echo /backups/shop.dump")
 
 
@@ -44,6 +45,7 @@ class WritingDocker(FakeDocker):
     removed: list[str] = field(default_factory=list)
     execs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
 
     async def exec_run(self, ref: str, argv: Sequence[str], *, timeout: float = 60) -> ExecResult:
         self.execs.append((ref, tuple(argv)))
@@ -58,7 +60,9 @@ class WritingDocker(FakeDocker):
         raise AssertionError("not a data fix")
 
     async def stop_container(self, ref: str, *, timeout: int = 10) -> None:
-        raise AssertionError("not a data fix")
+        """Only db.migrate stops something: the database, for a consistent archive."""
+        await self.log.around("stop_container")
+        self.stopped.append(ref)
 
     async def rename_container(self, ref: str, name: str) -> None:
         raise AssertionError("not a data fix")
@@ -176,7 +180,7 @@ def make_session(
     commands: Mapping[str, CommandResult] | None = None,
     files: Mapping[str, bytes] | None = None,
 ) -> tuple[Session, WritingDocker]:
-    answers = dict(execs or {})
+    answers = {PG_ISREADY: (0, ""), **dict(execs or {})}
 
     def exec_handler(ref: str, argv: tuple[str, ...]) -> ExecResult:
         code, output = answers[argv]
@@ -392,9 +396,12 @@ async def test_db_migrate_with_the_app_down_runs_a_one_off_container_then_starts
     params = migrate_params().model_copy(update={"settle": 0.0})
     plan = await fix_db_migrate.plan(ReadOnlyHost(fake), params)
     assert plan.refusal is None, plan.refusal
-    assert [s.description.split()[0] for s in plan.steps] == ["archive", "run", "start"]
+    # the running database is stopped for a consistent archive, then waited for
+    assert [s.description.split()[0] for s in plan.steps] == [
+        "stop", "archive", "start", "run", "start",
+    ]  # fmt: skip
     assert plan.before["migration_check"] == "app not running"
-    assert plan.steps[1].call == (
+    assert plan.steps[3].call == (
         "env DOCKER_HOST=unix:///var/run/docker.sock docker compose -p shop "
         "--project-directory /srv/shop -f /srv/shop/docker-compose.yml "
         "--env-file /srv/shop/.env.prod run --rm --no-deps -T -- backend "
@@ -403,9 +410,11 @@ async def test_db_migrate_with_the_app_down_runs_a_one_off_container_then_starts
     assert docker.execs == []  # the check cannot run in a stopped container
 
     outcomes = await fix_db_migrate.apply(fake, params, plan)
-    assert [o.ok for o in outcomes] == [True, True, True], outcomes
-    assert "Applying 0001_initial" in outcomes[1].detail
-    assert docker.started == ["helper-id", docker.details["shop-backend-1"].id]
+    assert [o.ok for o in outcomes] == [True] * 5, outcomes
+    assert "Applying 0001_initial" in outcomes[3].detail
+    assert docker.stopped == ["shop-db-1"]
+    assert docker.started == ["helper-id", "shop-db-1", docker.details["shop-backend-1"].id]
+    assert docker.execs == [("shop-db-1", PG_ISREADY)]
     assert docker.details["shop-backend-1"].state.running
     run = next(argv for argv in fake.commands if "run" in argv)
     assert run[run.index("--") + 1 :] == ("backend", *MIGRATE)
@@ -435,16 +444,20 @@ async def test_db_migrate_backs_up_the_data_volume_first_then_migrates() -> None
         stat="123456",
     )
     plan = await fix_db_migrate.plan(ReadOnlyHost(fake), migrate_params())
-    assert plan.refusal is None and len(plan.steps) == 2
-    assert "shop_pgdata:/data:ro" in plan.steps[0].call
-    assert plan.steps[1].call == "docker exec shop-backend-1 python3 /app/manage.py migrate"
+    assert plan.refusal is None
+    assert [s.description.split()[0] for s in plan.steps] == ["stop", "archive", "start", "run"]
+    assert plan.steps[0].call == "POST /containers/shop-db-1/stop?t=30"
+    assert "shop_pgdata:/data:ro" in plan.steps[1].call
+    assert plan.steps[3].call == "docker exec shop-backend-1 python3 /app/manage.py migrate"
     assert any("Pending migrations: 0001_initial" in note for note in plan.notes)
+    assert not any("not a consistent snapshot" in note for note in plan.notes)
 
     outcomes = await fix_db_migrate.apply(fake, migrate_params(), plan)
-    assert [o.ok for o in outcomes] == [True, True]
-    assert "archive /var/backups/stackbot/shop_pgdata-" in outcomes[0].detail
+    assert [o.ok for o in outcomes] == [True] * 4
+    assert docker.stopped == ["shop-db-1"] and docker.started == ["helper-id", "shop-db-1"]
+    assert "archive /var/backups/stackbot/shop_pgdata-" in outcomes[1].detail
     assert f".tar.gz, 123456 bytes, sha256 {DIGEST}; to restore it: stop shop-db-1" in (
-        outcomes[0].detail
+        outcomes[1].detail
     )
     ((name, body),) = docker.created
     assert name.startswith("stackbot-backup-")
@@ -480,13 +493,15 @@ async def test_db_migrate_failure_is_a_failed_step_with_the_redacted_output_tail
     )
     plan = await fix_db_migrate.plan(ReadOnlyHost(fake), migrate_params())
     outcomes = await fix_db_migrate.apply(fake, migrate_params(), plan)
-    assert [o.ok for o in outcomes] == [True, False]
-    detail = outcomes[1].detail
+    assert [o.ok for o in outcomes] == [True, True, True, False]  # stop, archive, start
+    detail = outcomes[3].detail
     assert detail.startswith("exited 2: ") and "line 39" in detail and "line 10 " not in detail
     assert "***" in detail and not leaks(plan, outcomes)
 
 
 async def test_db_migrate_does_not_migrate_when_the_backup_fails() -> None:
+    """Nothing made worse: the database stopped for the archive runs again, and nothing
+    migrates without the backup that was promised."""
     cfg = StackConfig(migrate_command=MIGRATE)
     fake, docker = make_session(
         lab_stack(), stacks={"shop": cfg}, volumes=["shop_pgdata"], wait_status=2
@@ -494,9 +509,12 @@ async def test_db_migrate_does_not_migrate_when_the_backup_fails() -> None:
     docker.log_text["helper-id"] = "tar: /backup/x: Cannot open: Permission denied\n"
     plan = await fix_db_migrate.plan(ReadOnlyHost(fake), migrate_params())
     outcomes = await fix_db_migrate.apply(fake, migrate_params(), plan)
-    assert [o.ok for o in outcomes] == [False]
-    assert outcomes[0].detail == "tar exited 2: tar: /backup/x: Cannot open: Permission denied"
-    assert docker.execs == [] and docker.removed == ["helper-id"]
+    assert [o.ok for o in outcomes] == [True, False]
+    assert outcomes[1].detail == (
+        "tar exited 2: tar: /backup/x: Cannot open: Permission denied; shop-db-1 was started again"
+    )
+    assert docker.stopped == ["shop-db-1"] and docker.started == ["helper-id", "shop-db-1"]
+    assert docker.execs == [("shop-db-1", PG_ISREADY)] and docker.removed == ["helper-id"]
 
 
 # --- volume.backup ---------------------------------------------------------------------

@@ -93,5 +93,5 @@ async def test_short_waits_and_other_databases_do_not_stop_the_migration() -> No
     )
     plan = await planning
     assert plan.refusal is None, plan.refusal
-    assert [s.description.split()[0] for s in plan.steps] == ["archive", "run"]
+    assert [s.description.split()[0] for s in plan.steps] == ["stop", "archive", "start", "run"]
     assert docker.execs == [("shop-backend-1", CHECK)]
