@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 from collections.abc import Mapping
 
+import psycopg
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot.audit.errors import AuditUnavailable
 from bot.audit.setup import data_dir, open_trail
 from bot.config.models import Inventory
 from bot.errors import UsageError
 from bot.oncall.intake import add_intake_routes
 from bot.oncall.watcher import Watcher
 from bot.operations import WATCHER
+from bot.pending import PendingActions
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 from bot.transport import Transport
@@ -104,9 +108,38 @@ def alert_environments(inventory: Inventory) -> list[str]:
     return [name for name, env in inventory.environments.items() if env.slack_channel]
 
 
+SWEEP_EVERY = 60.0  # seconds between sweeps of stored actions past their time
+
+
+async def sweep_pending(pending: PendingActions, stop: asyncio.Event, every: float) -> None:
+    """Mark stored actions past their expiry ``expired`` and claims abandoned mid-run
+    (a crash, ``kill -9``) ``failed``, every ``every`` seconds until ``stop``: nothing
+    stays claimed for ever and the audit database says what became of each. A database
+    that does not answer is tried again next time."""
+    while not stop.is_set():
+        try:
+            ended = await pending.expire_old()
+        except (AuditUnavailable, psycopg.Error) as exc:
+            _log.warning("stored actions not swept: %s", exc)
+        else:
+            if ended:
+                _log.info("stored actions ended: %d (expired or abandoned)", len(ended))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
 def _on_call_loops(bot: SlackBot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """The cure watch's loop; the escalation loop, and the watcher when an environment
-    asks for one."""
+    """The stored actions' sweep; the cure watch's loop; the escalation loop, and the
+    watcher when an environment asks for one."""
+    sweeps = (
+        [asyncio.ensure_future(sweep_pending(bot.pending, stop, SWEEP_EVERY))]
+        if bot.pending is not None
+        else []
+    )
+    return sweeps + _incident_loops(bot, stop)
+
+
+def _incident_loops(bot: SlackBot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     desk = bot.incidents
     if desk is None:
         if alert_environments(bot.inventory):
