@@ -14,6 +14,7 @@ deploy time.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 
 from bot.compose_cli import V1, V2
@@ -45,4 +46,14 @@ def compose_prefix(
     return argv
 
 
-__all__ = ["V1", "V2", "compose_prefix", "docker_host"]
+def absolute_paths(labels_value: str, working_dir: str) -> tuple[str, ...]:
+    """A compose label's comma-separated paths, joined to the working dir when relative."""
+    out = []
+    for path in labels_value.split(","):
+        path = path.strip()
+        if path:
+            out.append(posixpath.normpath(posixpath.join(working_dir, path)))
+    return tuple(out)
+
+
+__all__ = ["V1", "V2", "absolute_paths", "compose_prefix", "docker_host"]

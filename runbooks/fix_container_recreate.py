@@ -82,7 +82,7 @@ from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import CommandResult, HostSession
 from bot.units import human_size
-from runbooks._compose import compose_prefix
+from runbooks._compose import absolute_paths, compose_prefix
 from runbooks._compose_files import compose_file_facts
 from runbooks._settle import SETTLE_SECONDS, settle
 from runbooks._stacks import inspect_existing
@@ -138,16 +138,6 @@ class Params(HostParams):
 
 
 # --- small pure helpers ---------------------------------------------------------------
-
-
-def absolute_paths(labels_value: str, working_dir: str) -> tuple[str, ...]:
-    """A compose label's comma-separated paths, joined to the working dir when relative."""
-    out = []
-    for path in labels_value.split(","):
-        path = path.strip()
-        if path:
-            out.append(posixpath.normpath(posixpath.join(working_dir, path)))
-    return tuple(out)
 
 
 def compose_argv(

@@ -29,13 +29,20 @@ from bot.errors import DatabaseMissing, HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import Database, HostSession
+from runbooks._evidence import blocked_refusal, blocking_findings
 
-# Private helpers of the diagnosis, used so a fix finds the database exactly the way
-# the diagnosis that proposed it did (they should become public; see the report).
-from runbooks._stacks import find_stack, host_stacks, service_containers
+# Shared with the diagnosis, so a fix finds the database exactly the way the diagnosis
+# that proposed it did.
+from runbooks._stacks import (
+    answering,
+    container_address,
+    find_stack,
+    first_running,
+    host_stacks,
+    secret_values,
+    service_containers,
+)
 from runbooks.diagnose.dbconfig import locate_database
-from runbooks.diagnose.gather import answering, container_address, first_running, secret_values
-from runbooks.fix_volume_restore import blocked_refusal, blocking_findings
 
 NAME = "db.create"
 MAX_IDENTIFIER_BYTES = 63  # Postgres NAMEDATALEN - 1

@@ -56,22 +56,26 @@ from bot.errors import HostError
 from bot.findings import Finding
 from bot.redact import redact_text
 from bot.session import ExecResult, HostSession, quote_argv
-from runbooks._compose import compose_prefix
-from runbooks._settle import SETTLE_SECONDS, settle
-from runbooks._stacks import find_stack, host_stacks, service_containers
-from runbooks.diagnose.db_facts import lock_obstacles, read_activity
-from runbooks.diagnose.dbconfig import locate_database
-from runbooks.diagnose.gather import first_running, secret_values
-from runbooks.fix_container_recreate import absolute_paths
-from runbooks.fix_volume_backup import (
+from runbooks._backup import (
     DEFAULT_DIRECTORY,
     BackupSpec,
     prepare,
     run_backup,
     validate_directory,
 )
-from runbooks.fix_volume_backup import notes as backup_notes
-from runbooks.fix_volume_restore import blocked_refusal, blocking_findings, superuser
+from runbooks._backup import notes as backup_notes
+from runbooks._compose import absolute_paths, compose_prefix
+from runbooks._evidence import blocked_refusal, blocking_findings, superuser
+from runbooks._settle import SETTLE_SECONDS, settle
+from runbooks._stacks import (
+    find_stack,
+    first_running,
+    host_stacks,
+    secret_values,
+    service_containers,
+)
+from runbooks.diagnose.db_facts import lock_obstacles, read_activity
+from runbooks.diagnose.dbconfig import locate_database
 
 NAME = "db.migrate"
 OUTPUT_LINES = 15

@@ -39,11 +39,10 @@ import asyncio
 import posixpath
 import re
 import time
-from collections.abc import Collection, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from bot.compose_cli import (
     DRY_RUN_SINCE,
@@ -52,7 +51,6 @@ from bot.compose_cli import (
     parse_dry_run,
     prefetch_compose,
 )
-from bot.config.models import ResolvedHost
 from bot.discovery import (
     DiscoveredStack,
     HostStacks,
@@ -62,25 +60,29 @@ from bot.discovery import (
 from bot.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_CONFIG_HASH,
-    COMPOSE_PROJECT,
     COMPOSE_WORKING_DIR,
     ContainerDetails,
     ContainerSummary,
     DiskUsage,
-    NetworkSummary,
-    Volume,
 )
 from bot.errors import (
     DatabaseMissing,
     DatabaseUnreachable,
     HostError,
 )
-from bot.redact import is_secret_key, redact_text
+from bot.redact import redact_text
 from bot.session import HostSession
 from runbooks import disk
 from runbooks._compose import V1, compose_prefix
 from runbooks._compose_files import compose_file_facts
-from runbooks._stacks import inspect_existing
+from runbooks._stacks import (
+    answering,
+    container_address,
+    first_running,
+    inspect_existing,
+    owned_objects,
+    secret_values,
+)
 from runbooks.diagnose.checks_containers import wants_logs
 from runbooks.diagnose.checks_ports import port_conflict
 from runbooks.diagnose.db_facts import DataFilesystem, df_argv, parse_df, read_activity
@@ -223,28 +225,6 @@ async def _listed(session: HostSession) -> list[ContainerSummary]:
     ):
         prefetch_compose(session)
     return summaries
-
-
-def owned_objects(
-    host: ResolvedHost,
-    stacks: HostStacks,
-    containers: list[ContainerDetails],
-    networks: Sequence[NetworkSummary],
-    volumes: Sequence[Volume],
-) -> tuple[list[ContainerDetails], list[NetworkSummary], list[Volume]]:
-    """What this environment's diagnosis may judge on a shared engine: its own
-    containers, networks and volumes (by compose project label); an unlabelled
-    network always (shared plumbing), an unlabelled volume when the environment owns
-    unlabelled objects here or one of its containers mounts it."""
-    mine = [c for c in containers if stacks.owned(c)]
-    mounted = {m.name for c in mine for m in c.mounts if m.name}
-    kept_networks = [
-        n
-        for n in networks
-        if not n.labels.get(COMPOSE_PROJECT) or host.owns(n.labels[COMPOSE_PROJECT])
-    ]
-    kept_volumes = [v for v in volumes if v.name in mounted or host.owns(v.compose_project)]
-    return mine, kept_networks, kept_volumes
 
 
 async def _run_steps(
@@ -430,33 +410,6 @@ async def _container_logs(session: HostSession, container: str, secrets: set[str
 def _role_containers(stack: DiscoveredStack, role: str) -> list[ContainerDetails]:
     service = getattr(stack.roles, role)
     return list(stack.services[service].containers) if service in stack.services else []
-
-
-def first_running(containers: Iterable[ContainerDetails]) -> ContainerDetails | None:
-    return next((c for c in containers if c.state.running), None)
-
-
-def answering(
-    containers: Iterable[ContainerDetails],
-    hostname: str,
-    *,
-    on: Collection[str] | None = None,
-) -> ContainerDetails | None:
-    """The running container that answers to ``hostname`` on some network (one of the
-    networks ``on``, when given: where a container on them would reach), if any."""
-    for container in containers:
-        if not container.state.running:
-            continue
-        names: set[str] = set()
-        for network, endpoint in container.networks.items():
-            if on is None or network in on:
-                names.update(endpoint.aliases)
-                names.update(endpoint.dns_names)
-        if on is None or any(n in on for n in container.networks):
-            names.update((container.name, container.compose_service or ""))
-        if hostname in names:
-            return container
-    return None
 
 
 async def _database(
@@ -645,10 +598,6 @@ async def _cluster_initialized(pg: Any) -> datetime | None:
     except HostError:
         return None
     return datetime.fromtimestamp(int(identifier) >> 32, tz=UTC)
-
-
-def container_address(container: ContainerDetails) -> str | None:
-    return next((e.ip_address for e in container.networks.values() if e.ip_address), None)
 
 
 def _names_to_resolve(
@@ -896,28 +845,7 @@ def _one_line(text: str, secrets: set[str]) -> str:
     return line if len(line) <= _ERROR_LIMIT else line[: _ERROR_LIMIT - 1] + "…"
 
 
-def secret_values(containers: Iterable[ContainerDetails]) -> set[str]:
-    """Secret env values and URL passwords of every container, to redact wherever they appear."""
-    found: set[str] = set()
-    for container in containers:
-        for key, value in container.config.env_map().items():
-            if is_secret_key(key) and len(value) >= 4:
-                found.add(value)
-            if "://" in value:
-                try:
-                    password = urlsplit(value).password
-                except ValueError:
-                    continue
-                if password and len(password) >= 4:
-                    found.add(unquote(password))
-    return found
-
-
 __all__: list[str] = [
     "DeadlineExceeded",
-    "answering",
-    "container_address",
-    "first_running",
     "gather_facts",
-    "secret_values",
 ]

@@ -23,8 +23,8 @@ from bot.config.models import StackConfig
 from bot.docker_objects import ContainerDetails, ContainerSummary, DiskUsage, ImageUsage
 from bot.session import CommandResult, Database, ExecResult
 from runbooks import fix_db_create, fix_db_migrate, fix_docker_prune, fix_volume_backup
+from runbooks._backup import BackupSpec, helper_body
 from runbooks.fix_db_create import create_sql, quote_identifier, validate_identifier
-from runbooks.fix_volume_backup import BackupSpec, helper_body
 from tests.unit.diagnose.factories import PLANTED_SECRET, container, lab_stack, volume
 from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession, completed, fake_host
 

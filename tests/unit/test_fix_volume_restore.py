@@ -20,6 +20,7 @@ from bot.config.models import StackConfig
 from bot.docker_objects import DiskUsage, Volume
 from bot.findings import Finding
 from runbooks import fix_db_create, fix_db_migrate, fix_volume_restore
+from runbooks._evidence import blocked_refusal
 from runbooks.diagnose.checks_volumes import SCHEMA_ALLOWANCE, check_orphaned_data
 from runbooks.diagnose.facts import DatabaseFacts, HostFacts
 from tests.unit.diagnose.factories import NOW, ago, container, facts, lab_stack, volume
@@ -244,9 +245,9 @@ def test_blocked_refusal_names_reinitialized_too() -> None:
             },
         }
     )
-    text = fix_volume_restore.blocked_refusal("db.migrate", "prod", [finding])
+    text = blocked_refusal("db.migrate", "prod", [finding])
     assert text is not None and "db.reinitialized stands for shop-db-1" in text
-    assert fix_volume_restore.blocked_refusal("db.migrate", "prod", []) is None
+    assert blocked_refusal("db.migrate", "prod", []) is None
 
 
 def test_the_action_is_destructive_and_verifies_the_orphan() -> None:

@@ -86,3 +86,30 @@ def test_a_deliberate_violation_fails_the_check(tmp_path: Path, name: str) -> No
 def test_front_ends_and_neutral_imports_are_allowed(tmp_path: Path) -> None:
     tree = _tree(tmp_path, ALLOWED)
     assert [d for d in _ruff(tree) if d["code"] == "TID251"] == []
+
+
+def _runbook_modules() -> set[str]:
+    """The runbooks and actions themselves (not `_` helpers, not the checks)."""
+    top = {f"runbooks.{p.stem}" for p in (ROOT / "runbooks").glob("*.py") if p.stem[0] != "_"}
+    return (top - {"runbooks.__init__"}) | {"runbooks.diagnose.gather", "runbooks.diagnose.runbook"}
+
+
+def test_no_runbook_imports_another_runbook() -> None:
+    """What two runbooks share lives in a `runbooks/_name.py` helper (CONTRIBUTING)."""
+    import ast
+
+    runbooks = _runbook_modules()
+    found = []
+    for path in (ROOT / "runbooks").rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            found += [(module, n) for n in names if n in runbooks and n != module]
+    allowed = {("runbooks.diagnose.runbook", "runbooks.diagnose.gather")}  # one runbook
+    assert set(found) - allowed == set()
