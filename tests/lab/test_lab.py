@@ -14,7 +14,15 @@ import pytest
 import yaml
 
 from tests.lab import dockerd, images, netns
-from tests.lab.config import LAB_USER, PLANTED_JWT, PLANTED_SECRET, RUN_DIR, STACKS_DIR
+from tests.lab.config import (
+    H1,
+    LAB_USER,
+    PLANTED_JWT,
+    PLANTED_SECRET,
+    RUN_DIR,
+    SLOT,
+    STACKS_DIR,
+)
 from tests.lab.lab import Lab
 from tests.lab.stack import compose, exec_in, health, run_container
 from tests.lab.util import cmdline, mounts_under, pid_alive, read_pidfile
@@ -159,7 +167,7 @@ def test_inventories_validate(lab: Lab) -> None:
     inv = Inventory.model_validate(yaml.safe_load(lab.inventory_path.read_text()))
     assert set(inv.environments) >= {"lab", "small", "pair", "local"}
     h1 = inv.resolved_host("lab", "h1")
-    assert h1.address == "10.213.1.2"
+    assert h1.address == H1.address == f"10.213.{1 + 10 * SLOT}.2"  # slot 0: 10.213.1.2
     assert h1.user == LAB_USER
     assert h1.private_key == lab.client_key
     assert h1.known_hosts == lab.known_hosts
