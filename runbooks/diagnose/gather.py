@@ -84,7 +84,7 @@ from runbooks._stacks import (
     secret_values,
 )
 from runbooks.diagnose.checks_containers import wants_logs
-from runbooks.diagnose.checks_ports import port_conflict
+from runbooks.diagnose.checks_ports import bindings, port_conflict
 from runbooks.diagnose.db_facts import DataFilesystem, df_argv, parse_df, read_activity
 from runbooks.diagnose.dbconfig import DbTarget, locate_database, no_target_reason
 from runbooks.diagnose.envfile import parse_env_file
@@ -341,21 +341,16 @@ def foreign_ports(
     for c in everything:
         if c.id in mine:
             continue
-        raw = c.host_config.get("PortBindings") or {}
-        for port, rows in raw.items() if isinstance(raw, dict) else ():
-            proto = str(port).partition("/")[2] or "tcp"
-            for row in rows or ():
-                host_port = str((row or {}).get("HostPort") or "")
-                if host_port:
-                    out.add(
-                        PortHolder(
-                            project=c.compose_project,
-                            host_ip=str(row.get("HostIp") or ""),
-                            host_port=host_port,
-                            proto=proto,
-                            running=c.state.running,
-                        )
-                    )
+        out |= {
+            PortHolder(
+                project=c.compose_project,
+                host_ip=b.host_ip,
+                host_port=b.host_port,
+                proto=b.proto,
+                running=c.state.running,
+            )
+            for b in bindings(c)
+        }
     return tuple(sorted(out, key=lambda p: (p.host_port, p.proto, p.host_ip, p.project or "")))
 
 

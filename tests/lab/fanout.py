@@ -45,14 +45,6 @@ class FanoutHost(HostSpec):
     """A fan-out host: its own netns, address and sshd; h1's socket and tools."""
 
     @property
-    def netns(self) -> str:
-        return f"{NETNS_PREFIX}{self.name}"
-
-    @property
-    def veth(self) -> str:
-        return f"{NETNS_PREFIX}{self.name}"
-
-    @property
     def root_address(self) -> str:
         return f"10.214.{SLOT}.{4 * self.index + 1}"
 
