@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from bot.audit.store import AuditStore
 from bot.oncall.models import CureWatch, WatchStatus
+from bot.oncall.store import select_rows, update_row
 
 COLUMNS = (
     "id, environment, host, stack, action, params, finding_id, touched, incident_id, "
@@ -150,18 +151,9 @@ class CureStore:
     async def _update(
         self, where: str, changes: str, params: Mapping[str, Any]
     ) -> CureWatch | None:
-        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                f"UPDATE cure_watches SET {changes} WHERE {where} RETURNING {COLUMNS}",  # noqa: S608 (constant SQL)
-                params,
-            )
-            row = await cur.fetchone()
-        return CureWatch.model_validate(row) if row else None
+        return await update_row(
+            self.store, "cure_watches", COLUMNS, CureWatch, where, changes, params
+        )
 
     async def _select(self, where: str, params: Mapping[str, Any]) -> list[CureWatch]:
-        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                f"SELECT {COLUMNS} FROM cure_watches WHERE {where}",  # noqa: S608 (constant SQL)
-                params,
-            )
-            return [CureWatch.model_validate(row) for row in await cur.fetchall()]
+        return await select_rows(self.store, "cure_watches", COLUMNS, CureWatch, where, params)

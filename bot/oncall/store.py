@@ -24,15 +24,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
 from bot.audit.store import AuditStore
 from bot.errors import StackbotError
 from bot.findings import Severity
 from bot.oncall.models import Alert, Incident, IncidentStatus, Listed, Listing, Override
+
+M = TypeVar("M", bound=BaseModel)
 
 COLUMNS = (
     "id, environment, fingerprint, source, title, severity, summary, labels, url, status, "
@@ -527,21 +530,39 @@ class IncidentStore:
         return row
 
     async def _update(self, where: str, changes: str, params: Mapping[str, Any]) -> Incident | None:
-        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                f"UPDATE incidents SET {changes} WHERE {where} RETURNING {COLUMNS}",  # noqa: S608 (constant SQL)
-                params,
-            )
-            row = await cur.fetchone()
-        return Incident.model_validate(row) if row else None
+        return await update_row(self.store, "incidents", COLUMNS, Incident, where, changes, params)
 
     async def _select(self, where: str, params: Mapping[str, Any]) -> list[Incident]:
-        async with self.store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                f"SELECT {COLUMNS} FROM incidents WHERE {where}",  # noqa: S608 (constant SQL)
-                params,
-            )
-            return [Incident.model_validate(row) for row in await cur.fetchall()]
+        return await select_rows(self.store, "incidents", COLUMNS, Incident, where, params)
+
+
+async def update_row(
+    store: AuditStore, table: str, columns: str, model: type[M], where: str, changes: str,
+    params: Mapping[str, Any],
+) -> M | None:  # fmt: skip
+    """``UPDATE table SET changes WHERE where RETURNING columns``: the row as ``model``,
+    or None when nothing matched. ``table``, ``columns``, ``where`` and ``changes`` are
+    the caller's constant SQL; values only in ``params``."""
+    async with store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"UPDATE {table} SET {changes} WHERE {where} RETURNING {columns}",  # noqa: S608 (constant SQL)
+            params,
+        )
+        row = await cur.fetchone()
+    return model.model_validate(row) if row else None
+
+
+async def select_rows(
+    store: AuditStore, table: str, columns: str, model: type[M], where: str,
+    params: Mapping[str, Any],
+) -> list[M]:  # fmt: skip
+    """``SELECT columns FROM table WHERE where``, each row as ``model`` (constant SQL)."""
+    async with store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {columns} FROM {table} WHERE {where}",  # noqa: S608 (constant SQL)
+            params,
+        )
+        return [model.model_validate(row) for row in await cur.fetchall()]
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:
