@@ -19,8 +19,6 @@ import contextlib
 import dataclasses
 import io
 import ipaddress
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +27,8 @@ import docker
 import docker.errors
 
 from . import compose_tools, images, scenarios, stack
-from .config import H1, H2, LAB_USER, STACKS_DIR
+from .config import H1, H2, STACKS_DIR
+from .host_tweaks import allow_log_stat, clear_fake_meminfo, fake_meminfo
 from .lab import Lab, lab_lock
 from .scenarios import ScenarioInfo, nginx_requests
 from .stack import (
@@ -44,7 +43,7 @@ from .stack import (
     write_env,
     write_file,
 )
-from .util import LabError, log, run, step
+from .util import LabError, log, step
 
 MIB = 1024 * 1024
 SLEEP = ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"]
@@ -319,19 +318,6 @@ def build_env_file_missing(lab: Lab) -> ScenarioInfo:
 LOG_LINES = 115_000  # of 1000 characters: about 120 MiB of json-file log
 
 
-def allow_log_stat(lab: Lab) -> None:
-    """Let the lab's SSH user traverse Docker's ``containers/`` directory on h1 (as a
-    root login, or an ACL given to a log shipper, can): it stats the log files, reads
-    none of them (the directories get ``x`` only)."""
-    root = H1.data_root
-    dirs = [root, root / "containers", *(p for p in (root / "containers").iterdir() if p.is_dir())]
-    if shutil.which("setfacl"):
-        run(["setfacl", "-m", f"u:{LAB_USER}:x", *map(str, dirs)])
-    else:
-        for p in dirs:
-            p.chmod(p.stat().st_mode | 0o001)
-
-
 def build_logs_unrotated(lab: Lab) -> ScenarioInfo:
     """``disk.logs_unrotated``: a chatty worker's json-file log, no max-size, ~120 MiB.
 
@@ -357,7 +343,7 @@ def build_logs_unrotated(lab: Lab) -> ScenarioInfo:
             if time.monotonic() > deadline:
                 raise LabError(f"{worker}'s log stayed at {log_path.stat().st_size} bytes")
             time.sleep(0.5)
-        allow_log_stat(lab)
+        allow_log_stat(H1)
         size = log_path.stat().st_size
         log(f"{worker}: log {size / MIB:.0f} MiB")
     return _done(
@@ -460,16 +446,6 @@ def build_network_label_mismatch(lab: Lab) -> ScenarioInfo:
 # ---------------------------------------------------------------- memory
 
 
-FAKE_MEMINFO = "stackbot-lab-meminfo"
-
-
-def _sshd_pid() -> int:
-    pid = H1.sshd_pidfile.read_text().strip()
-    if not pid.isdigit():
-        raise LabError(f"no sshd pid in {H1.sshd_pidfile}")
-    return int(pid)
-
-
 def _meminfo_text(
     total_kib: int, available_kib: int, swap_total_kib: int, swap_free_kib: int
 ) -> str:
@@ -487,14 +463,7 @@ def _meminfo_text(
 
 def clear_memory_pressure(lab: Lab) -> None:
     """Undo ``build_memory_pressure`` (nothing when it is not in place)."""
-    target = ["nsenter", "-t", str(_sshd_pid()), "-m"]
-    while True:
-        found = subprocess.run(
-            [*target, "grep", "-q", " /proc/meminfo ", "/proc/self/mountinfo"], check=False
-        )
-        if found.returncode != 0:
-            return
-        run([*target, "umount", "/proc/meminfo"])
+    clear_fake_meminfo(H1)
 
 
 def build_memory_pressure(
@@ -512,12 +481,7 @@ def build_memory_pressure(
         text = _meminfo_text(
             total_mib * 1024, available_mib * 1024, swap, swap * (100 - swap_used_percent) // 100
         )
-        fake = H1.private_dir / FAKE_MEMINFO
-        fake.write_text(text)
-        fake.chmod(0o644)
-        run(
-            ["nsenter", "-t", str(_sshd_pid()), "-m", "mount", "--bind", str(fake), "/proc/meminfo"]
-        )
+        fake_meminfo(H1, text)
     return _done(
         lab,
         ScenarioInfo(
