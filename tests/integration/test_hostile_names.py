@@ -27,13 +27,13 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.audit.setup import open_trail
 from bot.config import load_inventory
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 from tests.integration.inventories import lab_host, write_inventory
+from tests.integration.test_ownership import SECRET, send
 from tests.lab import compose_tools, images, stack
 from tests.lab.config import H1, LAB_USER, STACKS_DIR
 from tests.lab.lab import Lab
@@ -41,7 +41,7 @@ from tests.lab.scenarios import SLEEPER_CMD
 from tests.lab.stack import compose, write_compose, write_env
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
-from tests.slackstub.signing import signed_headers, slash_command_body
+from tests.slackstub.signing import slash_command_body
 
 pytestmark = pytest.mark.lab
 __all__ = ["slack_api"]
@@ -54,7 +54,6 @@ HOSTILE_DIR = (
     "hx $(touch sbpwn1) `touch sbpwn2` ;touch sbpwn3; 'q\" |touch sbpwn4 <!here> &amp ünï ✓"
 )
 LONG = "hx-" + "l" * 125  # 128 characters
-SECRET = "signing-secret-for-tests"
 OPERATOR = "UHXOPS"
 CHANNEL = "CHX"
 
@@ -175,11 +174,7 @@ def test_slack_renders_hostile_names_escaped(
         async with open_trail(inventory) as trail:
             bot = SlackBot(inventory, settings, trail=trail, lock_dir=inventory.data_dir / "locks")
             body = slash_command_body(f"diagnose {ENV}", user_id=OPERATOR, channel_id=CHANNEL)
-            headers = signed_headers(body, SECRET, None)
-            request = AsyncBoltRequest(
-                body=body.decode(), headers={k.lower(): [v] for k, v in headers.items()}
-            )
-            assert (await bot.app.async_dispatch(request)).status == 200
+            assert (await send(bot, body)).status == 200  # signed as Slack signs
             await bot.drain()
             assert bot.failures == []
 
