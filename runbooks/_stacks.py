@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from bot.action import ReadOnlyHost
@@ -14,6 +15,7 @@ from bot.errors import DockerObjectNotFound
 from bot.redact import is_secret_key
 
 Inspect = Callable[[str], Awaitable[ContainerDetails]]
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 async def inspect_existing(inspect: Inspect, refs: Iterable[str]) -> list[ContainerDetails]:
@@ -42,6 +44,16 @@ def find_stack(stacks: HostStacks, name: str) -> DiscoveredStack | None:
 
 def service_containers(stack: DiscoveredStack, service: str | None) -> tuple[ContainerDetails, ...]:
     return stack.services[service].containers if service in stack.services else ()
+
+
+def creation(c: ContainerDetails) -> datetime:
+    """When ``c`` was created, for sorting (unknown counts as the oldest)."""
+    return c.created or _EPOCH
+
+
+def newest(containers: Iterable[ContainerDetails]) -> ContainerDetails | None:
+    """The most recently created container, if any."""
+    return max(containers, key=creation, default=None)
 
 
 def first_running(containers: Iterable[ContainerDetails]) -> ContainerDetails | None:
@@ -117,10 +129,12 @@ def owned_objects(
 __all__ = [
     "answering",
     "container_address",
+    "creation",
     "find_stack",
     "first_running",
     "host_stacks",
     "inspect_existing",
+    "newest",
     "owned_objects",
     "secret_values",
     "service_containers",

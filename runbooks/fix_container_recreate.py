@@ -61,7 +61,6 @@ import posixpath
 import re
 import shlex
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Self
 
 from pydantic import Field, model_validator
@@ -85,7 +84,7 @@ from bot.units import human_size
 from runbooks._compose import absolute_paths, compose_prefix
 from runbooks._compose_files import compose_file_facts
 from runbooks._settle import SETTLE_SECONDS, settle
-from runbooks._stacks import inspect_existing
+from runbooks._stacks import creation, inspect_existing
 from runbooks.diagnose.checks_config import POSTGRES_INIT_KEYS, loads_env_file
 from runbooks.diagnose.envfile import parse_env_file
 
@@ -96,7 +95,6 @@ COMPOSE_TIMEOUT = 300.0
 ENV_FILE_MAX = 256 * 1024
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 _HOST_NETWORK_MODES = ("host", "none")
-_EPOCH = datetime.min.replace(tzinfo=UTC)
 ROLLBACK_SUFFIX = "-stackbot-rollback"
 ROLLBACK_LABEL = "org.stackbot.rollback-of"
 ReadFile = Callable[..., Awaitable[bytes]]
@@ -363,7 +361,7 @@ async def _plan_compose(
             {"service": "absent"},
         )
     targets = svc.containers
-    newest = max(targets, key=lambda c: c.created or _EPOCH)
+    newest = max(targets, key=creation)
     working_dir = newest.labels.get(COMPOSE_WORKING_DIR) or stack.working_dir
     if not working_dir:
         return _refused(

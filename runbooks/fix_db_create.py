@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pydantic import Field, field_validator
 
@@ -39,6 +38,7 @@ from runbooks._stacks import (
     find_stack,
     first_running,
     host_stacks,
+    newest,
     secret_values,
     service_containers,
 )
@@ -49,7 +49,6 @@ MAX_IDENTIFIER_BYTES = 63  # Postgres NAMEDATALEN - 1
 MAINTENANCE_DATABASES = ("postgres", "template1")
 DEFAULT_SUPERUSER = "postgres"
 DEFAULT_PORT = 5432
-_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def validate_identifier(name: str, what: str = "name") -> str:
@@ -122,7 +121,7 @@ def database_server(
     apps = service_containers(stack, stack.roles.app)
     app = first_running(apps) or (apps[0] if apps else None)
     dbs = service_containers(stack, stack.roles.database)
-    newest_db = max(dbs, key=lambda c: c.created or _EPOCH, default=None)
+    newest_db = newest(dbs)
     located = locate_database(
         app.config.env_map() if app else {},
         newest_db.config.env_map() if newest_db else {},

@@ -38,7 +38,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 from pydantic import Field, field_validator
 
@@ -68,9 +67,11 @@ from runbooks._compose import absolute_paths, compose_prefix
 from runbooks._evidence import blocked_refusal, blocking_findings, superuser
 from runbooks._settle import SETTLE_SECONDS, settle
 from runbooks._stacks import (
+    creation,
     find_stack,
     first_running,
     host_stacks,
+    newest,
     secret_values,
     service_containers,
 )
@@ -83,7 +84,6 @@ OUTPUT_CHARS = 2000
 PGDATA_DEFAULT = "/var/lib/postgresql/data"
 _ANONYMOUS_LENGTH = 64
 MIGRATE_TIMEOUT = 1800.0  # a migration (or the dump before it) may run quietly for long
-_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class Params(HostParams):
@@ -174,9 +174,9 @@ async def _locate(view: ReadOnlyHost, params: Params) -> _Located | str:
             f"no app service found in {stack.name} ({why}): set "
             f"{config_key(env, params.stack, 'services.app')}"
         )
-    app = first_running(apps) or max(apps, key=lambda c: c.created or _EPOCH)
+    app = first_running(apps) or max(apps, key=creation)
     dbs = service_containers(stack, stack.roles.database)
-    db = first_running(dbs) or max(dbs, key=lambda c: c.created or _EPOCH, default=None)
+    db = first_running(dbs) or newest(dbs)
     if db is not None:
         blocked = blocked_refusal(NAME, env, await blocking_findings(view, containers, stacks, db))
         if blocked:
