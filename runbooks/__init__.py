@@ -1,4 +1,4 @@
-"""The runbooks: checks and actions written against ``bot.session.HostSession``.
+"""The runbooks: checks and actions written against ``bot.framework.session.HostSession``.
 
 Every module here (not starting with ``_``) must declare ``RUNBOOK``; a package
 declares it in its ``runbook`` module. Loading fails loudly, naming the module,
@@ -11,8 +11,8 @@ import importlib
 import pkgutil
 from typing import Any
 
-from bot.action import Action
-from bot.runbook import Runbook, RunbookDefinitionError
+from bot.framework.action import Action
+from bot.framework.runbook import Runbook, RunbookDefinitionError
 
 
 def load_runbooks() -> dict[str, Runbook[Any, Any]]:

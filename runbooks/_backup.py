@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.action import ReadOnlyHost, Step, StepOutcome
-from bot.docker_objects import ContainerSummary, DiskUsage
-from bot.errors import DockerObjectNotFound, HostError
-from bot.redact import redact_text
-from bot.session import HostSession
+from bot.framework.action import ReadOnlyHost, Step, StepOutcome
+from bot.framework.session import HostSession
+from bot.model.docker_objects import ContainerSummary, DiskUsage
+from bot.model.errors import DockerObjectNotFound, HostError
+from bot.redaction.redact import redact_text
 
 DEFAULT_DIRECTORY = "/var/backups/stackbot"
 WAIT_TIMEOUT = 1800.0  # seconds the tar may run

@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 
-from bot.compose_cli import V1, V2
+from bot.framework.compose_cli import V1, V2
 
 
 def docker_host(socket: str) -> str:

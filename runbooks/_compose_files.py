@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from bot.errors import HostError
+from bot.model.errors import HostError
 
 COMPOSE_FILE_MAX = 512 * 1024
 ReadFile = Callable[..., Awaitable[bytes]]  # HostSession.read_file / ReadOnlyHost.read_file

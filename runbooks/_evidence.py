@@ -14,13 +14,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.action import ReadOnlyHost
-from bot.discovery import DiscoveredStack, HostStacks
-from bot.docker_objects import ContainerDetails, EngineInfo
-from bot.errors import DatabaseMissing, DockerObjectNotFound, HostError
-from bot.findings import Finding
-from bot.session import Database
-from bot.units import human_size
+from bot.framework.action import ReadOnlyHost
+from bot.framework.session import Database
+from bot.inventory.discovery import DiscoveredStack, HostStacks
+from bot.model.docker_objects import ContainerDetails, EngineInfo
+from bot.model.errors import DatabaseMissing, DockerObjectNotFound, HostError
+from bot.model.findings import Finding
+from bot.model.units import human_size
 from runbooks._stacks import (
     container_address,
     owned_objects,

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.docker_objects import ContainerDetails
-from bot.errors import DockerObjectNotFound, HostError
-from bot.session import DockerEngine
+from bot.framework.session import DockerEngine
+from bot.model.docker_objects import ContainerDetails
+from bot.model.errors import DockerObjectNotFound, HostError
 
 SETTLE_SECONDS = 10.0
 HEALTH_WAIT = 60.0

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from bot.action import ReadOnlyHost
-from bot.config.models import ResolvedHost
-from bot.discovery import DiscoveredStack, HostStacks, discover_stacks
-from bot.docker_objects import COMPOSE_PROJECT, ContainerDetails, NetworkSummary, Volume
-from bot.errors import DockerObjectNotFound
-from bot.redact import is_secret_key
+from bot.framework.action import ReadOnlyHost
+from bot.inventory.config.models import ResolvedHost
+from bot.inventory.discovery import DiscoveredStack, HostStacks, discover_stacks
+from bot.model.docker_objects import COMPOSE_PROJECT, ContainerDetails, NetworkSummary, Volume
+from bot.model.errors import DockerObjectNotFound
+from bot.redaction.redact import is_secret_key
 
 Inspect = Callable[[str], Awaitable[ContainerDetails]]
 _EPOCH = datetime.min.replace(tzinfo=UTC)

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.docker_objects import DiskUsage
-from bot.errors import CommandFailed, CommandTimeout, DockerAPIError, DockerUnavailable
-from bot.host_reports import (
+from bot.framework.runbook import Risk, Runbook
+from bot.framework.session import CommandResult, HostSession
+from bot.model.docker_objects import DiskUsage
+from bot.model.errors import CommandFailed, CommandTimeout, DockerAPIError, DockerUnavailable
+from bot.model.host_reports import (
     DiskReport,
     DockerUsageRow,
     Filesystem,
     level_of,
 )
-from bot.runbook import Risk, Runbook
-from bot.session import CommandResult, HostSession
 
 DF_TIMEOUT = 20.0
 DEFAULT_DOCKER_ROOT = "/var/lib/docker"

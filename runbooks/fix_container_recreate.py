@@ -65,10 +65,11 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.compose_cli import DRY_RUN_SINCE, parse_dry_run
-from bot.discovery import discover_stacks
-from bot.docker_objects import (
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.compose_cli import DRY_RUN_SINCE, parse_dry_run
+from bot.framework.session import CommandResult, HostSession
+from bot.inventory.discovery import discover_stacks
+from bot.model.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_ENV_FILE,
     COMPOSE_PROJECT,
@@ -76,11 +77,10 @@ from bot.docker_objects import (
     ContainerDetails,
     ImageUsage,
 )
-from bot.errors import DockerObjectNotFound, HostError
-from bot.findings import Finding
-from bot.redact import redact_text
-from bot.session import CommandResult, HostSession
-from bot.units import human_size
+from bot.model.errors import DockerObjectNotFound, HostError
+from bot.model.findings import Finding
+from bot.model.units import human_size
+from bot.redaction.redact import redact_text
 from runbooks._compose import absolute_paths, compose_prefix
 from runbooks._compose_files import compose_file_facts
 from runbooks._settle import SETTLE_SECONDS, settle

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot.action import (
+from bot.framework.action import (
     Action,
     HostParams,
     Plan,
@@ -23,10 +23,10 @@ from bot.action import (
     about_container,
     single_step,
 )
-from bot.errors import DockerObjectNotFound
-from bot.findings import Finding
-from bot.redact import redact_text
-from bot.session import HostSession
+from bot.framework.session import HostSession
+from bot.model.errors import DockerObjectNotFound
+from bot.model.findings import Finding
+from bot.redaction.redact import redact_text
 from runbooks._settle import POLL, SETTLE_SECONDS, settle
 
 NAME = "container.restart"

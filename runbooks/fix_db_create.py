@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 from pydantic import Field, field_validator
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.discovery import DiscoveredStack
-from bot.docker_objects import ContainerDetails
-from bot.errors import DatabaseMissing, HostError
-from bot.findings import Finding
-from bot.redact import redact_text
-from bot.session import Database, HostSession
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.session import Database, HostSession
+from bot.inventory.discovery import DiscoveredStack
+from bot.model.docker_objects import ContainerDetails
+from bot.model.errors import DatabaseMissing, HostError
+from bot.model.findings import Finding
+from bot.redaction.redact import redact_text
 from runbooks._evidence import blocked_refusal, blocking_findings
 
 # Shared with the diagnosis, so a fix finds the database exactly the way the diagnosis

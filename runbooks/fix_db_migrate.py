@@ -41,20 +41,20 @@ from dataclasses import dataclass, field, replace
 
 from pydantic import Field, field_validator
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.config.models import NAME_PATTERN
-from bot.discovery import DiscoveredStack
-from bot.docker_objects import (
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.session import ExecResult, HostSession, quote_argv
+from bot.inventory.config.models import NAME_PATTERN
+from bot.inventory.discovery import DiscoveredStack
+from bot.model.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_ENV_FILE,
     COMPOSE_WORKING_DIR,
     ContainerDetails,
     Mount,
 )
-from bot.errors import HostError
-from bot.findings import Finding
-from bot.redact import redact_text
-from bot.session import ExecResult, HostSession, quote_argv
+from bot.model.errors import HostError
+from bot.model.findings import Finding
+from bot.redaction.redact import redact_text
 from runbooks._backup import (
     DEFAULT_DIRECTORY,
     BackupSpec,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.docker_objects import ContainerSummary, DiskUsage, ImageUsage
-from bot.errors import HostError
-from bot.findings import Finding
-from bot.session import HostSession
-from bot.units import human_size
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.session import HostSession
+from bot.model.docker_objects import ContainerSummary, DiskUsage, ImageUsage
+from bot.model.errors import HostError
+from bot.model.findings import Finding
+from bot.model.units import human_size
 from runbooks._stacks import inspect_existing
 
 NAME = "docker.prune"

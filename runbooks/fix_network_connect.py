@@ -11,7 +11,7 @@ import json
 
 from pydantic import Field
 
-from bot.action import (
+from bot.framework.action import (
     Action,
     HostParams,
     Plan,
@@ -21,9 +21,9 @@ from bot.action import (
     about_container,
     single_step,
 )
-from bot.errors import DockerObjectNotFound
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.session import HostSession
+from bot.model.errors import DockerObjectNotFound
+from bot.model.findings import Finding
 
 NAME = "network.connect"
 VERIFIES = ("network.split", "network.unresolvable_host")

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, StepOutcome
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, StepOutcome
+from bot.framework.session import HostSession
+from bot.model.findings import Finding
 from runbooks._backup import (
     DEFAULT_DIRECTORY,
     notes,

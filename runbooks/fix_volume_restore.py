@@ -49,14 +49,14 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.discovery import DiscoveredStack
-from bot.docker_objects import ContainerDetails, Mount, Volume
-from bot.errors import DatabaseMissing, DockerObjectNotFound, HostError
-from bot.findings import Finding
-from bot.redact import redact_text
-from bot.session import HostSession
-from bot.units import human_size
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.session import HostSession
+from bot.inventory.discovery import DiscoveredStack
+from bot.model.docker_objects import ContainerDetails, Mount, Volume
+from bot.model.errors import DatabaseMissing, DockerObjectNotFound, HostError
+from bot.model.findings import Finding
+from bot.model.units import human_size
+from bot.redaction.redact import redact_text
 from runbooks._backup import (
     DEFAULT_DIRECTORY,
     HELPER_LABEL,

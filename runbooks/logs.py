@@ -18,12 +18,12 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.action import ReadOnlyHost
-from bot.config.models import parse_duration
-from bot.docker_objects import ContainerDetails
-from bot.redact import redact_text
-from bot.runbook import Risk, Runbook
-from bot.session import HostSession
+from bot.framework.action import ReadOnlyHost
+from bot.framework.runbook import Risk, Runbook
+from bot.framework.session import HostSession
+from bot.inventory.config.models import parse_duration
+from bot.model.docker_objects import ContainerDetails
+from bot.redaction.redact import redact_text
 from runbooks._compose import docker_host
 from runbooks._stacks import host_stacks
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.action import ReadOnlyHost
-from bot.discovery import HostStacks
-from bot.docker_objects import ContainerDetails
-from bot.runbook import Risk, Runbook
-from bot.session import HostSession
-from bot.units import human_duration
+from bot.framework.action import ReadOnlyHost
+from bot.framework.runbook import Risk, Runbook
+from bot.framework.session import HostSession
+from bot.inventory.discovery import HostStacks
+from bot.model.docker_objects import ContainerDetails
+from bot.model.units import human_duration
 from runbooks._stacks import host_stacks
 
 NONE = "—"

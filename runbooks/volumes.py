@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.docker_objects import ContainerSummary, Volume
-from bot.host_reports import VolumeRow, VolumesReport, VolumeUser
-from bot.runbook import Risk, Runbook
-from bot.session import HostSession
+from bot.framework.runbook import Risk, Runbook
+from bot.framework.session import HostSession
+from bot.model.docker_objects import ContainerSummary, Volume
+from bot.model.host_reports import VolumeRow, VolumesReport, VolumeUser
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # set by Docker ≥ 23 on anonymous volumes
 _ANONYMOUS_NAME = re.compile(r"^[0-9a-f]{64}$")

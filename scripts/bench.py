@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.config import load_inventory
-from bot.diagnosis import build_report
-from bot.engine import run_runbook
+from bot.framework.engine import run_runbook
+from bot.inventory.config import load_inventory
+from bot.model.diagnosis import build_report
 from bot.transport import Transport
 from runbooks import load_runbook
 from tests.lab.lab import Lab
@@ -105,13 +105,13 @@ async def oncall_bench(repeat: int) -> None:
     from aiohttp.test_utils import TestServer
     from pydantic import SecretStr
 
-    from bot.audit.spool import Spool
-    from bot.audit.store import AuditStore
-    from bot.audit.trail import AuditTrail
-    from bot.config import parse_inventory
+    from bot.inventory.config import parse_inventory
     from bot.oncall.intake import add_intake_routes
     from bot.slack.app import SlackBot
     from bot.slack.settings import SlackSettings
+    from bot.stores.audit.spool import Spool
+    from bot.stores.audit.store import AuditStore
+    from bot.stores.audit.trail import AuditTrail
     from tests.audit.conftest import embedded_server
     from tests.clock import FakeClock
     from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
@@ -203,7 +203,7 @@ def _bench_alert(n: int) -> Any:
 
 
 def redact_bench(repeat: int) -> None:
-    from bot.redact import redact_text
+    from bot.redaction.redact import redact_text
 
     for label, text in (
         ("50,000-char token", "a1" * 25_000),

@@ -217,9 +217,9 @@ def cold_cli(bench: Bench, tree: Path, inventory: Path) -> float:
 
 
 async def part_manual(bench: Bench) -> list[str]:
-    from bot.audit.setup import open_trail
-    from bot.config import load_inventory
+    from bot.inventory.config import load_inventory
     from bot.operations import Operations, Requester
+    from bot.stores.audit.setup import open_trail
     from bot.transport import Transport
 
     ensure_s1(bench.lab)
@@ -302,9 +302,9 @@ async def timed_diagnose(
 
 
 async def part_fanout(bench: Bench, fan: Any) -> list[str]:
-    from bot.audit.setup import open_trail
-    from bot.config import load_inventory
+    from bot.inventory.config import load_inventory
     from bot.operations import Operations, Requester
+    from bot.stores.audit.setup import open_trail
     from bot.transport import Transport
 
     path = fan.write_inventory(
@@ -607,9 +607,9 @@ def extra_containers(lab: Any, count: int) -> Iterator[None]:
 
 
 async def part_counts(bench: Bench) -> list[str]:
-    from bot.audit.setup import open_trail
-    from bot.config import load_inventory
+    from bot.inventory.config import load_inventory
     from bot.operations import Operations, Requester
+    from bot.stores.audit.setup import open_trail
     from bot.transport import Transport
 
     ensure_s1(bench.lab)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.accuracy.model import Scenario
 from bench.accuracy.score import ScenarioScore, describe, score
-from bot.config import load_inventory
-from bot.diagnosis import DiagnosisReport
+from bot.inventory.config import load_inventory
+from bot.model.diagnosis import DiagnosisReport
 from bot.operations import Operations, Requester
 from tests.lab.corpus_builders import H1, H2, clear_fake_meminfo, prepared
 from tests.lab.lab import Lab

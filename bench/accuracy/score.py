@@ -1,6 +1,6 @@
 """Scoring one diagnosis against a scenario's expectations, and a corpus run in total.
 
-Pure functions over ``bot.findings.Finding`` (see ``bench.accuracy.model`` for the rules).
+Pure functions over ``bot.model.findings.Finding`` (see ``bench.accuracy.model`` for the rules).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bench.accuracy.model import ALWAYS_TOLERATED, Expect, Required
-from bot.findings import Finding, Severity
+from bot.model.findings import Finding, Severity
 
 RECALL_TARGET = 0.95
 

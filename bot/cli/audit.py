@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from bot.audit.errors import AuditUnavailable
-from bot.audit.record import AuditRow
-from bot.audit.setup import open_trail
-from bot.audit.store import RowFilter
-from bot.config import Inventory
-from bot.errors import UsageError
+from bot.inventory.config import Inventory
+from bot.model.errors import UsageError
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.audit.record import AuditRow
+from bot.stores.audit.setup import open_trail
+from bot.stores.audit.store import RowFilter
 
 EXIT_OK = 0
 EXIT_BROKEN = 1

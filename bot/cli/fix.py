@@ -10,10 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from bot.action import Action, ActionResult, Plan
-from bot.errors import StackbotError, UsageError
+from bot.framework.action import Action, ActionResult, Plan
+from bot.model.errors import StackbotError, UsageError
 from bot.operations import REPORT_FIXES, FixRequest, Operations, Requester, render_outcome
-from bot.redact import redact_data, redact_model
+from bot.redaction.redact import redact_data, redact_model
 from bot.render.json_output import render_json
 
 EXIT_OK = 0

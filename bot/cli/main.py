@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli.libsearch import import_asyncssh
 from bot.cli.parsers import build_parser, command_word
-from bot.errors import StackbotError
+from bot.model.errors import StackbotError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bot.config import Inventory
-    from bot.executor import Sessions
+    from bot.framework.executor import Sessions
+    from bot.inventory.config import Inventory
+    from bot.inventory.probe import HostProbe
     from bot.operations import Operations, ReportSpec, Requester
-    from bot.probe import HostProbe
 
 EXIT_OK = 0
 EXIT_CRITICAL = 1
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None, *, transport: Sessions | None = None
 
 async def _dispatch(args: argparse.Namespace, err: Console, transport: Sessions | None) -> int:
     """Each command imports what it uses, when it runs (a terminal command starts cold)."""
-    from bot.config import find_config, load_inventory
+    from bot.inventory.config import find_config, load_inventory
 
     inventory = load_inventory(find_config(args.config, os.environ))
     if args.command == "check-config":
@@ -86,10 +86,10 @@ async def _dispatch(args: argparse.Namespace, err: Console, transport: Sessions 
         run = oncall.run_oncall if args.command == "oncall" else oncall.run_incidents
         return await run(inventory, args, _stdout())
     import_asyncssh()
-    from bot.audit.setup import open_trail
-    from bot.engine import environment_hosts
+    from bot.framework.engine import environment_hosts
     from bot.operations import Operations
     from bot.operations.params import validated
+    from bot.stores.audit.setup import open_trail
     from bot.transport import Transport
     from runbooks import load_runbook
 
@@ -123,7 +123,7 @@ def _requester() -> Requester:
 
 
 async def _diagnose(operations: Operations, args: argparse.Namespace, err: Console) -> int:
-    from bot.engine import environment_hosts
+    from bot.framework.engine import environment_hosts
     from bot.render.report import render_report, report_json
 
     hosts = environment_hosts(operations.inventory, args.env, args.host)
@@ -146,7 +146,7 @@ def _report_params(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _report(operations: Operations, args: argparse.Namespace, err: Console) -> int:
     """Any report runbook (disk, volumes, logs, ps…): the same code for each."""
-    from bot.engine import environment_hosts
+    from bot.framework.engine import environment_hosts
     from bot.operations import render_outcome
     from bot.render.json_output import render_json
 
@@ -170,8 +170,8 @@ async def _report(operations: Operations, args: argparse.Namespace, err: Console
 async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Console) -> int:
     from rich.console import Console
 
-    from bot.engine import environment_hosts
-    from bot.ownership import shared_engine_warnings
+    from bot.framework.engine import environment_hosts
+    from bot.inventory.ownership import shared_engine_warnings
 
     out = Console(highlight=False)
     envs = [args.env] if args.env else list(inventory.environments)
@@ -186,7 +186,7 @@ async def _check_config(inventory: Inventory, args: argparse.Namespace, err: Con
     if not args.connect:
         return EXIT_OK
     import_asyncssh()
-    from bot.probe import probe_hosts
+    from bot.inventory.probe import probe_hosts
     from bot.transport import Transport
 
     async with Transport(inventory.ssh) as transport:

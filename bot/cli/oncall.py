@@ -13,16 +13,16 @@ from typing import Any
 
 from rich.console import Console
 
-from bot.audit.errors import AuditUnavailable
-from bot.audit.setup import open_trail
-from bot.config import Inventory
-from bot.errors import UnknownEnvironment
+from bot.inventory.config import Inventory
+from bot.model.errors import UnknownEnvironment
+from bot.model.units import human_duration
 from bot.oncall.clock import SystemClock
 from bot.oncall.models import IncidentStatus
 from bot.oncall.rotation import on_call
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentStore
-from bot.units import human_duration
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.audit.setup import open_trail
 
 EXIT_OK = 0
 EXIT_OPEN = 1  # `incidents`: some are open

@@ -12,7 +12,7 @@ Two forms are read:
 the first problem found is reported (with any others) as an
 ``AlertPayloadError`` naming the field, e.g. ``alerts[2].labels.team: must be a
 string``. Titles, summaries, label values, fingerprints and URLs are redacted
-(``bot.redact``) before an ``Alert`` is built, so no secret in an annotation
+(``bot.redaction.redact``) before an ``Alert`` is built, so no secret in an annotation
 ever reaches the incident store, Slack or the logs. Text too long for
 ``Alert`` (titles, summaries) or for a label value (``LABEL_VALUE_LIMIT``) is
 cut, ending in "…", rather than refused.
@@ -30,10 +30,10 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.errors import StackbotError
-from bot.findings import Severity
+from bot.model.errors import StackbotError
+from bot.model.findings import Severity
 from bot.oncall.models import DETAIL_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT, Alert, AlertGroup
-from bot.redact import redact_env, redact_text, redact_url
+from bot.redaction.redact import redact_env, redact_text, redact_url
 
 ALERTMANAGER_VERSION = "4"
 FINGERPRINT_LIMIT = 200

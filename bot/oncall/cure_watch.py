@@ -41,11 +41,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.audit.record import Kind
-from bot.audit.trail import AuditTrail
-from bot.config.models import CureWatchConfig
-from bot.diagnosis import DiagnosisReport
-from bot.findings import Finding, Severity
+from bot.inventory.config.models import CureWatchConfig
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.findings import Finding, Severity
 from bot.oncall.cures import CureStore
 from bot.oncall.finding_alert import finding_alert
 from bot.oncall.intake import AlertSink
@@ -53,6 +51,8 @@ from bot.oncall.models import CureWatch, Incident, IncidentStatus
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentError
 from bot.operations import Operations, Requester
+from bot.stores.audit.record import Kind
+from bot.stores.audit.trail import AuditTrail
 
 _log = logging.getLogger("stackbot.cure_watch")
 ACTOR = "cure-watch"  # who resolves and reopens, in the incident and the audit trail

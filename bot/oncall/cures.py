@@ -17,9 +17,9 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from bot.audit.store import AuditStore
 from bot.oncall.models import CureWatch, WatchStatus
 from bot.oncall.store import select_rows, update_row
+from bot.stores.audit.store import AuditStore
 
 COLUMNS = (
     "id, environment, host, stack, action, params, finding_id, touched, incident_id, "

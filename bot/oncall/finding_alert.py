@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.findings import Finding
+from bot.model.findings import Finding
 from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT, Alert
-from bot.redact import redact_text
+from bot.redaction.redact import redact_text
 
 
 def finding_alert(finding: Finding) -> Alert:

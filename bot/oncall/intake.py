@@ -24,10 +24,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.audit.errors import AuditUnavailable
-from bot.errors import UnknownEnvironment
+from bot.model.errors import UnknownEnvironment
 from bot.oncall.alerts import AlertPayloadError, parse_payload
 from bot.oncall.models import Alert
+from bot.stores.audit.errors import AuditUnavailable
 
 MAX_BODY = 1024 * 1024  # bytes
 RETRY_AFTER = 30  # seconds, suggested to a sender when the database is unavailable

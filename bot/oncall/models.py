@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.findings import Severity
+from bot.model.findings import Severity
 
 Source = Literal["alertmanager", "generic", "watcher", "stackbot"]  # stackbot: a storm's digest
 TITLE_LIMIT = 200

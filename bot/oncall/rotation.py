@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.config.models import WEEKDAYS, Rotation
+from bot.inventory.config.models import WEEKDAYS, Rotation
 from bot.oncall.models import Override
 
 

@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.config.models import EscalationStep, Inventory, OnCallConfig
+from bot.inventory.config.models import EscalationStep, Inventory, OnCallConfig
 from bot.oncall.clock import Clock
 from bot.oncall.models import Alert, AlertGroup, Incident
 from bot.oncall.rotation import OnCallNow, on_call

@@ -30,10 +30,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-from bot.audit.store import AuditStore
-from bot.errors import StackbotError
-from bot.findings import Severity
+from bot.model.errors import StackbotError
+from bot.model.findings import Severity
 from bot.oncall.models import Alert, Incident, IncidentStatus, Listed, Listing, Override
+from bot.stores.audit.store import AuditStore
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -16,8 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.diagnosis import DiagnosisReport
-from bot.findings import Severity
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.findings import Severity
 from bot.oncall.finding_alert import finding_alert
 from bot.oncall.intake import AlertSink, IntakeResult
 from bot.oncall.models import Alert

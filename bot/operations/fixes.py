@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.action import Action, Plan
-from bot.audit.trail import AuditRequest
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import Action, Plan
+from bot.framework.session import HostSession
+from bot.model.findings import Finding
+from bot.stores.audit.trail import AuditRequest
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 
@@ -35,7 +35,7 @@ class FixRequest:
     """A planned fix waiting for the person's word: what ``apply_fix`` runs."""
 
     action: Action[Any]
-    params: Any  # the action's Params (a bot.action.HostParams)
+    params: Any  # the action's Params (a bot.framework.action.HostParams)
     environment: str
     plan: Plan
     actor: str

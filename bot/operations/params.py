@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.config.loader import describe_validation_error
-from bot.errors import UsageError
+from bot.inventory.config.loader import describe_validation_error
+from bot.model.errors import UsageError
 
 
 def validated(model: type[BaseModel], given: Mapping[str, Any]) -> Any:

@@ -21,10 +21,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from bot.access import Permission
-from bot.errors import UsageError
+from bot.framework.runbook import Risk, Runbook, RunbookDefinitionError
+from bot.inventory.access import Permission
+from bot.model.errors import UsageError
 from bot.operations.params import validated
-from bot.runbook import Risk, Runbook, RunbookDefinitionError
 from runbooks import load_runbooks
 
 NOT_REPORTS = frozenset({"diagnose"})  # its own command: findings, fix buttons, progress

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.audit.record import Surface
+from bot.stores.audit.record import Surface
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,19 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.action import Action, ActionResult, Plan
-from bot.audit.trail import AuditRequest, AuditTrail
-from bot.config.models import Inventory
-from bot.diagnosis import DiagnosisReport, build_report
-from bot.engine import environment_hosts, run_runbook
-from bot.envlock import EnvironmentBusy, default_lock_dir
-from bot.errors import HostError, TargetGone, UsageError
-from bot.executor import Sessions, execute, plan_action
+from bot.framework.action import Action, ActionResult, Plan
+from bot.framework.engine import environment_hosts, run_runbook
+from bot.framework.envlock import EnvironmentBusy, default_lock_dir
+from bot.framework.executor import Sessions, execute, plan_action
+from bot.inventory.config.models import Inventory
+from bot.model.diagnosis import DiagnosisReport, build_report
+from bot.model.errors import HostError, TargetGone, UsageError
+from bot.model.outcome import HostOutcome, RunOutcome
 from bot.operations.fixes import REPORT_FIXES, FixRequest, post_check_findings, record
 from bot.operations.params import validated
 from bot.operations.reports import report_spec
 from bot.operations.requester import Requester
-from bot.outcome import HostOutcome, RunOutcome
+from bot.stores.audit.trail import AuditRequest, AuditTrail
 from bot.transport import Transport
 from runbooks import load_actions, load_runbook
 
@@ -85,7 +85,7 @@ class Operations:
         on_host_done: HostDone | None = None,
     ) -> RunOutcome[Any]:
         async with self._sessions() as transport:
-            # bot.engine asks a transport for sessions only; any ``Sessions`` serves
+            # bot.framework.engine asks a transport for sessions only; any ``Sessions`` serves
             return await run_runbook(
                 cast(Transport, transport),
                 self.inventory,

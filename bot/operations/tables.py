@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.outcome import RunOutcome
-from bot.redact import redact_model, redact_text
+from bot.model.outcome import RunOutcome
+from bot.redaction.redact import redact_model, redact_text
 from bot.render.terminal import header, render_host
 
 

@@ -1,4 +1,4 @@
-"""Renderers: one per output surface, each receiving a ``bot.outcome.RunOutcome``.
+"""Renderers: one per output surface, each receiving a ``bot.model.outcome.RunOutcome``.
 
 Runbooks return neutral results; how they look on a terminal or as JSON is
 decided here, and every renderer redacts what it prints.

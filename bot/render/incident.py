@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.findings import Severity
+from bot.model.findings import Severity
+from bot.model.units import human_duration
 from bot.oncall.models import Incident, IncidentStatus, Listing
 from bot.oncall.rotation import OnCallNow
 from bot.render.slack import (
@@ -23,7 +24,6 @@ from bot.render.slack import (
     _section,
     clip_escaped,
 )
-from bot.units import human_duration
 
 ACK, DIAGNOSE, RESOLVE = "incident_ack", "incident_diagnose", "incident_resolve"
 

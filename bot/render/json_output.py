@@ -1,7 +1,7 @@
 """JSON output of a runbook run: the ``RunOutcome`` as pydantic dumps it, redacted.
 
-The shape is the public contract of ``--format json`` (see ``bot.outcome``);
-every string in it has gone through ``bot.redact``.
+The shape is the public contract of ``--format json`` (see ``bot.model.outcome``);
+every string in it has gone through ``bot.redaction.redact``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from bot.outcome import RunOutcome
-from bot.redact import redact_data
+from bot.model.outcome import RunOutcome
+from bot.redaction.redact import redact_data
 
 
 def render_json(outcome: RunOutcome[Any], *, known_secrets: Iterable[str] = ()) -> str:

@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.findings import EvidenceValue, Finding
-from bot.units import human_duration, human_size
+from bot.model.findings import EvidenceValue, Finding
+from bot.model.units import human_duration, human_size
 
 __all__ = [
     "EVIDENCE_LABELS",

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
-from bot.diagnosis import DiagnosisReport
-from bot.findings import EvidenceValue, Finding, Fix, Severity
-from bot.redact import redact_data, redact_model
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.findings import EvidenceValue, Finding, Fix, Severity
+from bot.redaction.redact import redact_data, redact_model
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",

@@ -1,6 +1,6 @@
 """Rich terminal output of a runbook run: a header line, then one block per host.
 
-Everything shown is redacted first (``bot.redact.redact_model``), and every
+Everything shown is redacted first (``bot.redaction.redact.redact_model``), and every
 value from a host goes into a ``rich.text.Text`` so that text such as
 ``[red]`` in a label is printed as is, never read as markup.
 """
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.host_reports import (
+from bot.model.host_reports import (
     DiskReport,
     DockerUsageRow,
     Filesystem,
@@ -25,8 +25,8 @@ from bot.host_reports import (
     VolumesReport,
     level_of,
 )
-from bot.outcome import HostOutcome, RunOutcome
-from bot.redact import redact_model
+from bot.model.outcome import HostOutcome, RunOutcome
+from bot.redaction.redact import redact_model
 
 UNKNOWN = "—"
 LEVEL_STYLE: dict[Level, str] = {"ok": "green", "warning": "yellow", "critical": "bold red"}

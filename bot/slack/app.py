@@ -25,7 +25,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import (
+from bot.framework.action import Action, ActionResult
+from bot.framework.engine import environment_hosts
+from bot.framework.executor import Sessions
+from bot.inventory.access import (
     COMMAND_PERMISSIONS,
     Permission,
     authorise,
@@ -33,24 +36,18 @@ from bot.access import (
     permissions,
     visible_environments,
 )
-from bot.action import Action, ActionResult
-from bot.audit.store import RowFilter
-from bot.audit.trail import AuditTrail
-from bot.config.models import Inventory
-from bot.diagnosis import DiagnosisReport
-from bot.engine import environment_hosts
-from bot.errors import StackbotError
-from bot.executor import Sessions
-from bot.findings import Finding, Fix
+from bot.inventory.config.models import Inventory
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.errors import StackbotError
+from bot.model.findings import Finding, Fix
+from bot.model.outcome import HostOutcome
 from bot.oncall.clock import Clock, SystemClock
 from bot.oncall.cure_watch import Cure
 from bot.oncall.models import IncidentStatus
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentStore
 from bot.operations import Operations, Requester, render_outcome
-from bot.outcome import HostOutcome
-from bot.pending import PendingAction, PendingActions, PendingError
-from bot.redact import redact_text
+from bot.redaction.redact import redact_text
 from bot.render.slack import (
     ButtonValue,
     SlackMessage,
@@ -86,6 +83,9 @@ from bot.slack.payloads import click_parts as _click
 from bot.slack.payloads import thread_root
 from bot.slack.progress import Coalescer
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.store import RowFilter
+from bot.stores.audit.trail import AuditTrail
+from bot.stores.pending import PendingAction, PendingActions, PendingError
 
 _log = logging.getLogger("stackbot.slack")
 COMMAND_PERMISSION = Permission.VIEW

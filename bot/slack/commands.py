@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.config.models import parse_duration
-from bot.errors import UsageError
+from bot.inventory.config.models import parse_duration
+from bot.model.errors import UsageError
 from bot.operations.reports import ReportSpec, report_specs
 from bot.slack import messages
 

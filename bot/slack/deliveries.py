@@ -44,8 +44,8 @@ from typing import Any
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.audit.errors import AuditUnavailable
-from bot.audit.store import AuditStore
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.audit.store import AuditStore
 
 _log = logging.getLogger("stackbot.slack")
 TTL = timedelta(hours=1)

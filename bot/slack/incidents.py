@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from bot.access import COMMAND_PERMISSIONS, Permission, authorise, visible_environments
-from bot.audit.record import Kind, Surface
-from bot.audit.trail import AuditRequest
+from bot.inventory.access import COMMAND_PERMISSIONS, Permission, authorise, visible_environments
+from bot.model.units import human_duration
 from bot.oncall.cure_watch import CureWatcher, Verdict
 from bot.oncall.cures import CureStore
 from bot.oncall.intake import IntakeResult
@@ -47,7 +46,8 @@ from bot.render.slack.cure import (
 )
 from bot.slack.commands import Diagnose, Incidents, OnCallOverride, OnCallShow
 from bot.slack.payloads import click_parts as _click
-from bot.units import human_duration
+from bot.stores.audit.record import Kind, Surface
+from bot.stores.audit.trail import AuditRequest
 
 if TYPE_CHECKING:
     from bot.slack.app import SlackBot

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from bot.diagnosis import DiagnosisReport
-from bot.findings import Finding
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.findings import Finding
 
 KEEP = 200  # reports remembered
 

@@ -13,16 +13,16 @@ import psycopg
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.audit.errors import AuditUnavailable
-from bot.audit.setup import data_dir, open_trail
-from bot.config.models import Inventory
-from bot.errors import UsageError
+from bot.inventory.config.models import Inventory
+from bot.model.errors import UsageError
 from bot.oncall.intake import add_intake_routes
 from bot.oncall.watcher import Watcher
 from bot.operations import WATCHER
-from bot.pending import PendingActions
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.audit.setup import data_dir, open_trail
+from bot.stores.pending import PendingActions
 from bot.transport import Transport
 
 EVENTS_PATH = "/slack/events"  # bolt's usual path

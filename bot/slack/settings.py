@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.errors import ConfigError
+from bot.model.errors import ConfigError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 

@@ -1,6 +1,6 @@
 """Transports: the only package that imports asyncssh, docker or psycopg.
 
-``Transport.session(host)`` leases a ``bot.session.HostSession`` for a host:
+``Transport.session(host)`` leases a ``bot.framework.session.HostSession`` for a host:
 over the pooled SSH connection, or on this machine when the host's address
 is ``local``.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.config.models import ResolvedHost, SSHSettings
-from bot.session import HostSession
+from bot.framework.session import HostSession
+from bot.inventory.config.models import ResolvedHost, SSHSettings
 from bot.transport.local import LocalHostSession
 from bot.transport.ssh import SSHPool
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from bot.errors import CommandFailed
-from bot.session import CommandResult
+from bot.framework.session import CommandResult
+from bot.model.errors import CommandFailed
 
 
 def command_result(

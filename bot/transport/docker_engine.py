@@ -2,7 +2,7 @@
 
 docker-py is synchronous: every call runs in a worker thread so the event loop
 (which also carries the SSH channels the calls travel through) keeps turning.
-docker-py and requests exceptions are mapped to ``bot.errors`` here and only here.
+docker-py and requests exceptions are mapped to ``bot.model.errors`` here and only here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import docker.errors
 import requests.exceptions
 from docker.utils.socket import frames_iter
 
-from bot.docker_objects import (
+from bot.framework.session import EXEC_TIMEOUT, ExecResult
+from bot.model.docker_objects import (
     ContainerDetails,
     ContainerSummary,
     DiskUsage,
@@ -28,8 +29,7 @@ from bot.docker_objects import (
     NetworkSummary,
     Volume,
 )
-from bot.errors import CommandTimeout, DockerAPIError, DockerObjectNotFound, DockerUnavailable
-from bot.session import EXEC_TIMEOUT, ExecResult
+from bot.model.errors import CommandTimeout, DockerAPIError, DockerObjectNotFound, DockerUnavailable
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ DF_RETRIES = 12
 
 
 class DockerEngineClient:
-    """Implements ``bot.session.DockerEngine`` over a unix socket URL.
+    """Implements ``bot.framework.session.DockerEngine`` over a unix socket URL.
 
     ``open_socket`` returns the base URL to talk to, and is awaited once, before
     the first call: the host's own socket (local session) or the local end of

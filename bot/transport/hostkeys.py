@@ -7,8 +7,8 @@ from pathlib import Path
 
 import asyncssh
 
-from bot.config.models import ResolvedHost
-from bot.errors import HostKeyNotVerified, HostKeyRejected, HostUnreachable
+from bot.inventory.config.models import ResolvedHost
+from bot.model.errors import HostKeyNotVerified, HostKeyRejected, HostUnreachable
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
 

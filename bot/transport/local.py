@@ -9,9 +9,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.config.models import ResolvedHost
-from bot.errors import CommandFailed, CommandTimeout, HostUnreachable
-from bot.session import CommandResult, Database, quote_argv
+from bot.framework.session import CommandResult, Database, quote_argv
+from bot.inventory.config.models import ResolvedHost
+from bot.model.errors import CommandFailed, CommandTimeout, HostUnreachable
 from bot.transport.completed import command_result
 from bot.transport.docker_engine import DockerEngineClient
 from bot.transport.postgres import open_database

@@ -1,4 +1,4 @@
-"""Postgres connections for runbooks, via psycopg 3; errors mapped to ``bot.errors``.
+"""Postgres connections for runbooks, via psycopg 3; errors mapped to ``bot.model.errors``.
 
 The caller provides the TCP endpoint to dial: for an SSH session that is the
 local end of a forwarded channel to the database's address on the host.
@@ -12,14 +12,14 @@ from typing import Any
 
 import psycopg
 
-from bot.errors import DatabaseError, DatabaseMissing, DatabaseUnreachable
+from bot.model.errors import DatabaseError, DatabaseMissing, DatabaseUnreachable
 
 CONNECT_TIMEOUT = 10
 INVALID_CATALOG_NAME = "3D000"
 
 
 class PostgresDatabase:
-    """Implements ``bot.session.Database`` on one open psycopg connection."""
+    """Implements ``bot.framework.session.Database`` on one open psycopg connection."""
 
     def __init__(self, conn: psycopg.AsyncConnection[Any], *, host_label: str, target: str) -> None:
         self._conn = conn

@@ -22,15 +22,15 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from bot.config.models import ResolvedHost, SSHEndpoint, SSHSettings
-from bot.errors import (
+from bot.framework.session import CommandResult, Database, quote_argv
+from bot.inventory.config.models import ResolvedHost, SSHEndpoint, SSHSettings
+from bot.model.errors import (
     AuthenticationFailed,
     CommandTimeout,
     DockerUnavailable,
     HostError,
     HostUnreachable,
 )
-from bot.session import CommandResult, Database, quote_argv
 from bot.transport.completed import command_result
 from bot.transport.docker_engine import DockerEngineClient
 from bot.transport.hostkeys import explain_rejection, known_hosts_path
@@ -253,7 +253,7 @@ class SSHPool:
 
 
 class SSHHostSession:
-    """``bot.session.HostSession`` over a pooled SSH connection."""
+    """``bot.framework.session.HostSession`` over a pooled SSH connection."""
 
     def __init__(self, host: ResolvedHost, pooled: _Pooled, pool: SSHPool) -> None:
         self._host = host

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.findings import Finding
+from bot.model.findings import Finding
 from runbooks.diagnose import (
     checks_compose,
     checks_config,

@@ -64,14 +64,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.discovery import DiscoveredStack, Service
-from bot.docker_objects import (
+from bot.inventory.discovery import DiscoveredStack, Service
+from bot.model.docker_objects import (
     COMPOSE_CONTAINER_NUMBER,
     COMPOSE_ENV_FILE,
     COMPOSE_WORKING_DIR,
     ContainerDetails,
 )
-from bot.findings import EvidenceValue, Finding, Fix, Severity, Subject, make_finding
+from bot.model.findings import EvidenceValue, Finding, Fix, Severity, Subject, make_finding
 from runbooks.diagnose.facts import ComposeServices, HostFacts
 from runbooks.diagnose.subject import container_subject, subject
 

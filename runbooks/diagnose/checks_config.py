@@ -39,9 +39,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.discovery import DiscoveredStack
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Fix, Severity, make_finding
+from bot.inventory.discovery import DiscoveredStack
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Fix, Severity, make_finding
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject
 

@@ -47,10 +47,10 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from bot.discovery import DiscoveredStack, HostStacks, Service, parse_database_url
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Fix, Severity, make_finding
-from bot.redact import is_secret_key, redact_text
+from bot.inventory.discovery import DiscoveredStack, HostStacks, Service, parse_database_url
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Fix, Severity, make_finding
+from bot.redaction.redact import is_secret_key, redact_text
 from runbooks.diagnose.checks_compose import orphaned_services
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject, subject

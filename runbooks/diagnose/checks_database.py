@@ -28,10 +28,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
-from bot.discovery import DiscoveredStack
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Fix, Severity, Subject, make_finding
-from bot.redact import redact_text
+from bot.inventory.discovery import DiscoveredStack
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Fix, Severity, Subject, make_finding
+from bot.redaction.redact import redact_text
 from runbooks.diagnose.db_facts import LOCK_WAIT_SECONDS, DbActivity, LockWait
 from runbooks.diagnose.facts import DatabaseFacts, HostFacts
 from runbooks.diagnose.subject import container_subject, subject

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.findings import Finding, Severity, make_finding
+from bot.model.findings import Finding, Severity, make_finding
 from runbooks.diagnose.facts import ComposeServices, HostFacts
 from runbooks.diagnose.subject import subject
 

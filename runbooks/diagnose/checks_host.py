@@ -25,8 +25,8 @@ import posixpath
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.findings import Finding, Fix, Severity, make_finding
-from bot.units import human_size
+from bot.model.findings import Finding, Fix, Severity, make_finding
+from bot.model.units import human_size
 from runbooks.diagnose.checks_volumes import databases_on
 from runbooks.diagnose.facts import FilesystemFacts, HostFacts
 from runbooks.diagnose.subject import subject

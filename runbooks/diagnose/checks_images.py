@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from bot.docker_objects import COMPOSE_ONEOFF, COMPOSE_WORKING_DIR, ContainerDetails
-from bot.findings import Finding, Severity, make_finding
+from bot.model.docker_objects import COMPOSE_ONEOFF, COMPOSE_WORKING_DIR, ContainerDetails
+from bot.model.findings import Finding, Severity, make_finding
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Severity, make_finding
-from bot.units import human_size
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Severity, make_finding
+from bot.model.units import human_size
 from runbooks.diagnose.facts import FilesystemFacts, HostFacts
 from runbooks.diagnose.subject import subject
 

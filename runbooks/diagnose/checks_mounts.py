@@ -22,8 +22,8 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Severity, make_finding
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Severity, make_finding
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject
 

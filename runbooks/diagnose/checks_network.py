@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from bot.discovery import HostReference, referenced_hosts
-from bot.docker_objects import COMPOSE_ONEOFF, COMPOSE_PROJECT, ContainerDetails
-from bot.findings import Finding, Fix, Severity, make_finding
-from bot.redact import redact_text
+from bot.inventory.discovery import HostReference, referenced_hosts
+from bot.model.docker_objects import COMPOSE_ONEOFF, COMPOSE_PROJECT, ContainerDetails
+from bot.model.findings import Finding, Fix, Severity, make_finding
+from bot.redaction.redact import redact_text
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject, subject
 

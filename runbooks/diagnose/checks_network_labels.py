@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.docker_objects import COMPOSE_NETWORK, COMPOSE_PROJECT
-from bot.findings import Finding, Severity, make_finding
+from bot.model.docker_objects import COMPOSE_NETWORK, COMPOSE_PROJECT
+from bot.model.findings import Finding, Severity, make_finding
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import subject
 

@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.docker_objects import COMPOSE_ONEOFF, ContainerDetails
-from bot.findings import Finding, Fix, Severity, make_finding
+from bot.model.docker_objects import COMPOSE_ONEOFF, ContainerDetails
+from bot.model.findings import Finding, Fix, Severity, make_finding
 from runbooks.diagnose.checks_compose import related_port_pairs
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject

@@ -26,9 +26,9 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Fix, Severity, make_finding
-from bot.redact import redact_text
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Fix, Severity, make_finding
+from bot.redaction.redact import redact_text
 from runbooks.diagnose.checks_containers import known_secrets
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.subject import container_subject

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot import units
-from bot.docker_objects import (
+from bot.model import units
+from bot.model.docker_objects import (
     COMPOSE_PROJECT,
     COMPOSE_VOLUME,
     COMPOSE_WORKING_DIR,
@@ -35,7 +35,7 @@ from bot.docker_objects import (
     Mount,
     Volume,
 )
-from bot.findings import Finding, Fix, Severity, make_finding
+from bot.model.findings import Finding, Fix, Severity, make_finding
 from runbooks.diagnose.db_facts import DataFilesystem
 from runbooks.diagnose.facts import FilesystemFacts, HostFacts
 from runbooks.diagnose.subject import container_subject, subject

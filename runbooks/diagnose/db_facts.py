@@ -30,9 +30,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.errors import HostError
-from bot.redact import redact_text
-from bot.session import Database
+from bot.framework.session import Database
+from bot.model.errors import HostError
+from bot.redaction.redact import redact_text
 
 __all__ = [
     "ACTIVITY_SQL",

@@ -39,7 +39,7 @@ from collections.abc import Collection, Mapping
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.discovery import parse_database_url
+from bot.inventory.discovery import parse_database_url
 
 __all__ = [
     "DbTarget",

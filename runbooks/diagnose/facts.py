@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.discovery import HostStacks
-from bot.docker_objects import ContainerDetails, EngineInfo, NetworkSummary, Volume
+from bot.inventory.discovery import HostStacks
+from bot.model.docker_objects import ContainerDetails, EngineInfo, NetworkSummary, Volume
 from runbooks.diagnose.db_facts import DataFilesystem, DbActivity
 
 

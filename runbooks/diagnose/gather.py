@@ -19,7 +19,7 @@ config`` fails gets one ``stat`` of its ``env_file:`` entries (``env.file_missin
 
 The services a compose project defines now: when the host has compose projects
 whose containers name their working dir and compose files, the compose CLI is
-found once per connection (``bot.compose_cli.detect_compose``: the v2 plugin,
+found once per connection (``bot.framework.compose_cli.detect_compose``: the v2 plugin,
 else ``docker-compose``, v1 or v2's standalone), then one command per project,
 at once, each within the session's command timeout::
 
@@ -44,20 +44,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.compose_cli import (
+from bot.framework.compose_cli import (
     DRY_RUN_SINCE,
     ComposeCLI,
     detect_compose,
     parse_dry_run,
     prefetch_compose,
 )
-from bot.discovery import (
+from bot.framework.session import HostSession
+from bot.inventory.discovery import (
     DiscoveredStack,
     HostStacks,
     discover_stacks,
     referenced_hosts,
 )
-from bot.docker_objects import (
+from bot.model.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_CONFIG_HASH,
     COMPOSE_WORKING_DIR,
@@ -65,13 +66,12 @@ from bot.docker_objects import (
     ContainerSummary,
     DiskUsage,
 )
-from bot.errors import (
+from bot.model.errors import (
     DatabaseMissing,
     DatabaseUnreachable,
     HostError,
 )
-from bot.redact import redact_text
-from bot.session import HostSession
+from bot.redaction.redact import redact_text
 from runbooks import disk
 from runbooks._compose import V1, compose_prefix
 from runbooks._compose_files import compose_file_facts

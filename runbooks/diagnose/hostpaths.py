@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bot.docker_objects import ContainerDetails
-from bot.errors import HostError
-from bot.session import HostSession
+from bot.framework.session import HostSession
+from bot.model.docker_objects import ContainerDetails
+from bot.model.errors import HostError
 from runbooks.diagnose.checks_logs import unrotated
 from runbooks.diagnose.checks_mounts import bind_sources
 from runbooks.diagnose.facts import PathFacts

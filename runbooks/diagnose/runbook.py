@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.findings import Finding, Severity, make_finding, sort_findings
-from bot.runbook import Risk, Runbook
-from bot.session import HostSession
+from bot.framework.runbook import Risk, Runbook
+from bot.framework.session import HostSession
+from bot.model.findings import Finding, Severity, make_finding, sort_findings
 from runbooks.diagnose.checks import ALL_CHECKS
 from runbooks.diagnose.facts import HostFacts
 from runbooks.diagnose.gather import gather_facts

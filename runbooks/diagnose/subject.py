@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Subject
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Subject
 from runbooks.diagnose.facts import HostFacts
 
 

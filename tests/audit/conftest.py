@@ -19,10 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.audit.embedded import EmbeddedPostgres
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore
-from bot.audit.trail import AuditTrail
+from bot.stores.audit.embedded import EmbeddedPostgres
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore
+from bot.stores.audit.trail import AuditTrail
 
 
 def scratch_dir() -> Path:

@@ -10,10 +10,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore
-from bot.audit.trail import AuditTrail
-from bot.executor import execute, plan_action
+from bot.framework.executor import execute, plan_action
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore
+from bot.stores.audit.trail import AuditTrail
 from tests.audit.support import ACTION, INVENTORY, FakeTransport, Params, no_findings
 
 

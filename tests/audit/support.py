@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.config.models import Inventory, ResolvedHost
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.session import HostSession
+from bot.inventory.config.models import Inventory, ResolvedHost
+from bot.model.findings import Finding
 from tests.unit.fakes import FakeHostSession
 
 PLANTED = "pl4nted-S3cret-value"  # must never reach an audit row

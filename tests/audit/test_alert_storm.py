@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Inventory
+from bot.inventory.config import Inventory
 from bot.oncall.models import Incident, IncidentStatus
 from bot.oncall.store import IncidentStore
 from bot.slack.app import SlackBot

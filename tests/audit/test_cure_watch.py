@@ -20,18 +20,18 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore, RowFilter
-from bot.audit.trail import AuditTrail
-from bot.config import Inventory, parse_inventory
-from bot.diagnosis import DiagnosisReport, HostStatus
-from bot.findings import Finding, Severity, Subject, make_finding
+from bot.inventory.config import Inventory, parse_inventory
+from bot.model.diagnosis import DiagnosisReport, HostStatus
+from bot.model.findings import Finding, Severity, Subject, make_finding
 from bot.oncall.alerts import parse_payload
 from bot.oncall.cure_watch import LEASE, UNREAD_RETRY, Cure, CureWatcher
 from bot.oncall.models import Alert, CureWatch, Incident, IncidentStatus
 from bot.slack.app import SlackBot
 from bot.slack.incidents import IncidentDesk
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore, RowFilter
+from bot.stores.audit.trail import AuditTrail
 from tests.clock import FakeClock
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, Message, SlackStub

@@ -29,14 +29,14 @@ from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.action import Plan, Step
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore, RowFilter
-from bot.audit.trail import AuditTrail
-from bot.config import Inventory, parse_inventory
+from bot.framework.action import Plan, Step
+from bot.inventory.config import Inventory, parse_inventory
 from bot.slack.app import SlackBot
 from bot.slack.deliveries import Deliveries, DeliveryKey
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore, RowFilter
+from bot.stores.audit.trail import AuditTrail
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
 from tests.slackstub.signing import block_actions_body, signed_headers, slash_command_body

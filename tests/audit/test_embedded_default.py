@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit.embedded import EmbeddedPostgres
 from bot.cli.main import main
+from bot.stores.audit.embedded import EmbeddedPostgres
 from tests.audit.conftest import scratch_dir, stop_by_pid
 
 pytestmark = pytest.mark.postgres

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.audit.store import AuditStore, RowFilter
-from bot.audit.trail import AuditTrail
-from bot.executor import PlanStale, execute, plan_action
+from bot.framework.executor import PlanStale, execute, plan_action
+from bot.stores.audit.store import AuditStore, RowFilter
+from bot.stores.audit.trail import AuditTrail
 from tests.audit.support import ACTION, INVENTORY, PLANTED, FakeTransport, Params, no_findings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="session")]
@@ -92,8 +92,8 @@ async def test_no_planted_secret_in_any_audit_row(
 async def test_a_second_action_on_the_environment_is_refused_naming_the_holder(
     trail: AuditTrail, store: AuditStore
 ) -> None:
-    from bot.audit.lock import advisory_environment_lock
-    from bot.envlock import EnvironmentBusy
+    from bot.framework.envlock import EnvironmentBusy
+    from bot.stores.audit.lock import advisory_environment_lock
 
     async with advisory_environment_lock(store, "prod", holder="alice", what="restart on web1"):
         with pytest.raises(EnvironmentBusy, match="restart on web1 by alice"):
@@ -112,7 +112,7 @@ async def test_a_fix_refused_because_the_environment_is_busy_ends_its_story(
     and its rows still end with ``finished`` (refused), naming the holder."""
     from pathlib import Path
 
-    from bot.envlock import EnvironmentBusy, environment_lock
+    from bot.framework.envlock import EnvironmentBusy, environment_lock
     from bot.operations.requester import Requester
     from bot.operations.service import Operations
 

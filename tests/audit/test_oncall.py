@@ -26,14 +26,14 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore, RowFilter
-from bot.audit.trail import AuditTrail
-from bot.config import Inventory, parse_inventory
+from bot.inventory.config import Inventory, parse_inventory
 from bot.oncall.alerts import parse_payload
 from bot.oncall.intake import add_intake_routes
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore, RowFilter
+from bot.stores.audit.trail import AuditTrail
 from tests.clock import FakeClock
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, Message, SlackStub

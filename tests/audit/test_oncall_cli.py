@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit.store import AuditStore
 from bot.oncall.models import Alert
 from bot.oncall.store import IncidentStore
+from bot.stores.audit.store import AuditStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="session")]
 

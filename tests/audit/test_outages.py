@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit.embedded import EmbeddedPostgres
-from bot.audit.errors import AuditUnavailable
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore
-from bot.audit.trail import AuditTrail
-from bot.executor import execute, plan_action
+from bot.framework.executor import execute, plan_action
+from bot.stores.audit.embedded import EmbeddedPostgres
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore
+from bot.stores.audit.trail import AuditTrail
 from tests.audit import support
 from tests.audit.conftest import embedded_server, stop_by_pid
 from tests.audit.support import ACTION, INVENTORY, FakeTransport, Params, no_findings
@@ -152,7 +152,7 @@ async def test_kill_9_mid_action_leaves_started_not_finished(
         assert "finished" not in kinds
         assert (await store.verify()).intact
         # its advisory lock died with it: the environment is free again
-        from bot.audit.lock import advisory_environment_lock
+        from bot.stores.audit.lock import advisory_environment_lock
 
         async with advisory_environment_lock(store, "prod", holder="x", what="y", wait=5):
             pass

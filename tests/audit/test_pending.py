@@ -11,10 +11,10 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from bot.action import Plan, Step
-from bot.audit.migrations import STEPS
-from bot.audit.store import AuditStore
-from bot.pending import (
+from bot.framework.action import Plan, Step
+from bot.stores.audit.migrations import STEPS
+from bot.stores.audit.store import AuditStore
+from bot.stores.pending import (
     PendingActions,
     PendingAlreadyClaimed,
     PendingAwaitingApproval,

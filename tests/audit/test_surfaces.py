@@ -17,17 +17,17 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.audit.record import AuditRow
-from bot.audit.setup import open_trail
-from bot.audit.store import AuditStore
 from bot.cli.main import main
-from bot.config import load_inventory
-from bot.config.models import ResolvedHost
-from bot.docker_objects import ContainerSummary, DiskUsage, EngineInfo, NetworkSummary
-from bot.errors import DatabaseUnreachable
-from bot.session import CommandResult, Database, ExecResult, HostSession
+from bot.framework.session import CommandResult, Database, ExecResult, HostSession
+from bot.inventory.config import load_inventory
+from bot.inventory.config.models import ResolvedHost
+from bot.model.docker_objects import ContainerSummary, DiskUsage, EngineInfo, NetworkSummary
+from bot.model.errors import DatabaseUnreachable
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.record import AuditRow
+from bot.stores.audit.setup import open_trail
+from bot.stores.audit.store import AuditStore
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
 from tests.slackstub.signing import block_actions_body, signed_headers, slash_command_body

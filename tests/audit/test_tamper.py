@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from bot.audit.store import AuditStore
-from bot.audit.trail import AuditTrail
+from bot.stores.audit.store import AuditStore
+from bot.stores.audit.trail import AuditTrail
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="session")]
 
@@ -108,7 +108,7 @@ async def test_the_insert_select_role_of_the_docs(
         "GRANT SELECT, INSERT ON audit_log, stackbot_schema_version TO stackbot_test_bot",
     )
     bot_conninfo = conninfo.replace("user=postgres", "user=stackbot_test_bot")
-    from bot.audit.spool import Spool
+    from bot.stores.audit.spool import Spool
 
     async with AuditStore(bot_conninfo, timeout=3) as bot_store:
         trail = AuditTrail(bot_store, Spool(__import__("pathlib").Path("/nonexistent/spool")))

@@ -133,8 +133,8 @@ def test_volumes_then_disk_in_one_process_use_one_ssh_connection(lab: Lab, inven
     """Both runbooks through one Transport: the sshd log shows exactly one login."""
     import asyncio
 
-    from bot.config import load_inventory
-    from bot.engine import run_runbook
+    from bot.framework.engine import run_runbook
+    from bot.inventory.config import load_inventory
     from bot.transport import Transport
     from runbooks import load_runbooks
 

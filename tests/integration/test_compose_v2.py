@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.action import ActionResult, Plan
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import build_report
-from bot.engine import run_runbook
-from bot.executor import execute, plan_action
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import ActionResult, Plan
+from bot.framework.engine import run_runbook
+from bot.framework.executor import execute, plan_action
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import build_report
+from bot.model.findings import Finding
 from bot.transport import Transport
 from runbooks import load_runbook
 from runbooks.diagnose.gather import gather_facts

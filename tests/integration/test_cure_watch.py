@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.audit.setup import open_trail
-from bot.audit.store import RowFilter
-from bot.config import Inventory, load_inventory
-from bot.findings import Severity
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.findings import Severity
 from bot.oncall.models import Alert, IncidentStatus
 from bot.slack.app import SlackBot
 from bot.slack.incidents import IncidentDesk
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.setup import open_trail
+from bot.stores.audit.store import RowFilter
 from tests.integration.inventories import lab_host, write_inventory
 from tests.integration.test_slack import SECRET, button, send
 from tests.lab.lab import Lab

@@ -6,7 +6,7 @@ customers), names the emptied volume's archive and its sha256, and a second run
 is an empty plan. Seed 003's class (S4, compose v1): the fixes the report offers,
 applied in the report's order, end with the app up and its tables present; the
 snapshot taken before ``db.migrate`` puts the volume back to its pre-fix content.
-Every action goes through ``bot.executor.execute`` as ``stackbot fix --yes`` does.
+Every action goes through ``bot.framework.executor.execute`` as ``stackbot fix --yes`` does.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from bot.action import Action, ActionResult, Plan
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import build_report
-from bot.engine import run_runbook
-from bot.executor import execute, plan_action
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import Action, ActionResult, Plan
+from bot.framework.engine import run_runbook
+from bot.framework.executor import execute, plan_action
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import build_report
+from bot.model.findings import Finding
 from bot.transport import Transport
 from runbooks import load_actions, load_runbook
 from runbooks.diagnose.gather import gather_facts

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from bot.action import ActionResult
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import DiagnosisReport
-from bot.findings import Finding
+from bot.framework.action import ActionResult
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.findings import Finding
 from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.integration.test_diagnose import describe, diagnose
 from tests.integration.test_fix_data import run

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.action import Plan
-from bot.config import load_inventory
-from bot.executor import plan_action
+from bot.framework.action import Plan
+from bot.framework.executor import plan_action
+from bot.inventory.config import load_inventory
 from bot.transport import Transport
 from runbooks import load_actions
 from tests.integration.inventories import lab_host, write_inventory

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import DiagnosisReport, build_report
-from bot.engine import run_runbook
-from bot.findings import Finding, Severity
-from bot.session import HostSession
+from bot.framework.engine import run_runbook
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import DiagnosisReport, build_report
+from bot.model.findings import Finding, Severity
 from bot.transport import Transport
 from runbooks import load_runbook
 from runbooks.diagnose.gather import gather_facts

@@ -24,12 +24,12 @@ import psycopg
 import pytest
 import yaml
 
-from bot.action import Plan, Step
-from bot.audit.embedded import EmbeddedPostgres
-from bot.audit.spool import Spool
-from bot.audit.store import AuditStore
-from bot.envlock import environment_lock
-from bot.pending import PendingAction, PendingActions, PendingAlreadyClaimed, Status
+from bot.framework.action import Plan, Step
+from bot.framework.envlock import environment_lock
+from bot.stores.audit.embedded import EmbeddedPostgres
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.store import AuditStore
+from bot.stores.pending import PendingAction, PendingActions, PendingAlreadyClaimed, Status
 from tests.audit.conftest import embedded_server, stop_by_pid
 from tests.integration.inventories import ensure_scenario, lab_host, state_dir, write_inventory
 from tests.lab.lab import Lab

@@ -12,14 +12,14 @@ from typing import Any
 import docker.errors
 import pytest
 
-from bot.action import ActionResult
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import build_report
-from bot.engine import run_runbook
-from bot.envlock import EnvironmentBusy, environment_lock
-from bot.executor import PlanStale, execute, plan_action
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import ActionResult
+from bot.framework.engine import run_runbook
+from bot.framework.envlock import EnvironmentBusy, environment_lock
+from bot.framework.executor import PlanStale, execute, plan_action
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import build_report
+from bot.model.findings import Finding
 from bot.transport import Transport
 from runbooks import load_actions, load_runbook
 from runbooks.diagnose.gather import gather_facts

@@ -1,6 +1,6 @@
 """The data fixes on the lab, over SSH: db.create, db.migrate, volume.backup, docker.prune.
 
-Each action goes through ``bot.executor.execute`` the way ``stackbot fix`` runs it
+Each action goes through ``bot.framework.executor.execute`` the way ``stackbot fix`` runs it
 (plan, confirm that plan, re-plan, apply, diagnose again), and is applied twice:
 the second plan is empty and changes nothing (volume.backup excepted: every
 backup is a new archive). Archives go to a directory in the lab's run dir.
@@ -22,11 +22,11 @@ from typing import Any
 import docker.errors
 import pytest
 
-from bot.action import Action, ActionResult, Plan
-from bot.config import Inventory, load_inventory
-from bot.executor import execute, plan_action
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import Action, ActionResult, Plan
+from bot.framework.executor import execute, plan_action
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.findings import Finding
 from bot.transport import Transport
 from runbooks import load_actions
 from runbooks.diagnose.gather import gather_facts

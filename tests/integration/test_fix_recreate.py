@@ -19,11 +19,11 @@ import docker
 import docker.errors
 import pytest
 
-from bot.action import ActionResult, Plan
-from bot.config import Inventory, load_inventory
-from bot.executor import PlanStale, action_host, execute, plan_action
-from bot.findings import Finding
-from bot.session import HostSession
+from bot.framework.action import ActionResult, Plan
+from bot.framework.executor import PlanStale, action_host, execute, plan_action
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.findings import Finding
 from bot.transport import Transport
 from runbooks.diagnose.envfile import parse_env_file
 from runbooks.diagnose.gather import gather_facts

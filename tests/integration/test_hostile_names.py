@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.audit.setup import open_trail
-from bot.config import load_inventory
+from bot.inventory.config import load_inventory
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.setup import open_trail
 from tests.integration.inventories import lab_host, write_inventory
 from tests.integration.test_ownership import SECRET, send
 from tests.lab import compose_tools, images, stack

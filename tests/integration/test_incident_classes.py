@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import DiagnosisReport, build_report
-from bot.engine import run_runbook
-from bot.findings import Finding, Severity
+from bot.framework.engine import run_runbook
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import DiagnosisReport, build_report
+from bot.model.findings import Finding, Severity
 from bot.transport import Transport
 from runbooks import load_runbook
 from tests.integration.inventories import lab_host, write_inventory

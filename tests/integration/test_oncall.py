@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.audit.setup import open_trail
-from bot.config import Inventory, load_inventory
+from bot.inventory.config import Inventory, load_inventory
 from bot.oncall.watcher import Watcher
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.setup import open_trail
 from tests.clock import FakeClock
 from tests.integration.inventories import lab_host, write_inventory
 from tests.integration.test_slack import SECRET, button, send

@@ -22,14 +22,14 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.action import Plan
-from bot.audit.setup import open_trail
-from bot.audit.store import RowFilter
-from bot.config import Inventory, load_inventory
-from bot.diagnosis import build_report
-from bot.engine import run_runbook
+from bot.framework.action import Plan
+from bot.framework.engine import run_runbook
+from bot.inventory.config import Inventory, load_inventory
+from bot.model.diagnosis import build_report
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.setup import open_trail
+from bot.stores.audit.store import RowFilter
 from bot.transport import Transport
 from runbooks import load_runbook
 from tests.integration.inventories import lab_host, write_inventory

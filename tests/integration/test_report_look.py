@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.findings import Finding, Severity
+from bot.model.findings import Finding, Severity
 from bot.render.slack import TOP_BLOCKS, SlackMessage, report_messages, validate_blocks
 from tests.lookstub.browser import chromium, layout, screenshot
 from tests.lookstub.pages import (

@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.audit.setup import open_trail
-from bot.audit.store import RowFilter
-from bot.config import Inventory, load_inventory
+from bot.inventory.config import Inventory, load_inventory
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.setup import open_trail
+from bot.stores.audit.store import RowFilter
 from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.lab.lab import Lab
 from tests.slackstub.fixtures import slack_api

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Inventory, load_inventory
-from bot.config.models import SSHEndpoint
-from bot.errors import (
+from bot.inventory.config import Inventory, load_inventory
+from bot.inventory.config.models import SSHEndpoint
+from bot.model.errors import (
     AuthenticationFailed,
     CommandFailed,
     CommandTimeout,

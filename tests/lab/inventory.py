@@ -1,4 +1,4 @@
-"""Inventory files (bot/config/models.py schema) that point stackbot at the lab."""
+"""Inventory files (bot/inventory/config/models.py schema) that point stackbot at the lab."""
 
 from __future__ import annotations
 

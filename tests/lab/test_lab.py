@@ -162,7 +162,7 @@ async def test_docker_api_through_an_ssh_tunnel(lab: Lab, tmp_path: Path) -> Non
 
 
 def test_inventories_validate(lab: Lab) -> None:
-    from bot.config.models import Inventory
+    from bot.inventory.config.models import Inventory
 
     inv = Inventory.model_validate(yaml.safe_load(lab.inventory_path.read_text()))
     assert set(inv.environments) >= {"lab", "small", "pair", "local"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.findings import Finding, Fix, Severity, Subject, make_finding
+from bot.model.findings import Finding, Fix, Severity, Subject, make_finding
 from bot.render.slack import SlackMessage, report_messages
 from tests.lookstub.blockkit_html import Page, confirm_html
 from tests.lookstub.s1 import (

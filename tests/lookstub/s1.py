@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.config.models import StackConfig
-from bot.diagnosis import DiagnosisReport, HostStatus
-from bot.findings import Finding, Severity, sort_findings
+from bot.inventory.config.models import StackConfig
+from bot.model.diagnosis import DiagnosisReport, HostStatus
+from bot.model.findings import Finding, Severity, sort_findings
 from runbooks.diagnose.facts import DatabaseFacts, HostFacts, Resolution
 from runbooks.diagnose.runbook import judge
 from tests.unit.diagnose.factories import (

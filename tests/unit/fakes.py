@@ -15,8 +15,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.config.models import ResolvedHost
-from bot.docker_objects import (
+from bot.framework.session import EXEC_TIMEOUT, CommandResult, Database, DockerEngine, ExecResult
+from bot.inventory.config.models import ResolvedHost
+from bot.model.docker_objects import (
     ContainerDetails,
     ContainerSummary,
     DiskUsage,
@@ -25,8 +26,7 @@ from bot.docker_objects import (
     NetworkSummary,
     Volume,
 )
-from bot.errors import CommandFailed, DockerObjectNotFound
-from bot.session import EXEC_TIMEOUT, CommandResult, Database, DockerEngine, ExecResult
+from bot.model.errors import CommandFailed, DockerObjectNotFound
 
 Handler = Callable[[tuple[str, ...]], CommandResult | BaseException]
 ExecHandler = Callable[[str, tuple[str, ...]], ExecResult | BaseException]
@@ -183,7 +183,7 @@ class FakeDocker:
 
 
 class FakeHostSession:
-    """A ``bot.session.HostSession`` from a command handler and a ``FakeDocker``."""
+    """A ``bot.framework.session.HostSession`` from a command handler and a ``FakeDocker``."""
 
     def __init__(
         self,

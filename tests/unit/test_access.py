@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.access import (
+from bot.inventory.access import (
     COMMAND_PERMISSIONS,
     NOT_CONFIGURED,
     AccessDenied,
@@ -21,8 +21,8 @@ from bot.access import (
     role_of,
     visible_environments,
 )
-from bot.config import Inventory, parse_inventory
-from bot.errors import ConfigInvalid
+from bot.inventory.config import Inventory, parse_inventory
+from bot.model.errors import ConfigInvalid
 
 HOSTS = {"web1": {"address": "203.0.113.10"}}
 

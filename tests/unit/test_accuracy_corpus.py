@@ -118,7 +118,7 @@ def test_contributing_shows_a_real_scenario_file_whole() -> None:
 
 def test_inventory_overrides_reach_the_inventory_diagnosed(tmp_path: Path) -> None:
     from bench.accuracy.run import inventory_path
-    from bot.config import load_inventory
+    from bot.inventory.config import load_inventory
     from tests.lab.lab import Lab
 
     lab = Lab()  # cheap: paths only, nothing started

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from bench.accuracy.model import Expect, Required, Scenario
 from bench.accuracy.score import ScenarioScore, describe, names, score, totals
-from bot.findings import Finding, Severity, Subject, make_finding
+from bot.model.findings import Finding, Severity, Subject, make_finding
 
 
 def finding(code: str, severity: str = "critical", **subject: str) -> Finding:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.errors import UnknownEnvironment
+from bot.model.errors import UnknownEnvironment
 
 INVENTORY = """
 environments:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_PATH, find_config, load_inventory, parse_inventory
-from bot.errors import ConfigInvalid, ConfigNotFound
+from bot.inventory.config import DEFAULT_PATH, find_config, load_inventory, parse_inventory
+from bot.model.errors import ConfigInvalid, ConfigNotFound
 
 GOOD = """
 defaults:

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from bot.config.models import DatabaseRef, ServiceRoles, StackConfig
-from bot.discovery import (
+from bot.inventory.config.models import DatabaseRef, ServiceRoles, StackConfig
+from bot.inventory.discovery import (
     HostReference,
     discover_stacks,
     parse_database_url,
     referenced_hosts,
 )
-from bot.docker_objects import ContainerDetails
+from bot.model.docker_objects import ContainerDetails
 
 
 def container(

@@ -10,11 +10,11 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import runbooks
-from bot.docker_objects import DiskUsage, EngineInfo
-from bot.errors import CommandFailed, CommandTimeout, DockerUnavailable
-from bot.host_reports import DiskReport, VolumesReport, level_of
-from bot.runbook import Risk, Runbook, RunbookDefinitionError
-from bot.session import CommandResult, HostSession
+from bot.framework.runbook import Risk, Runbook, RunbookDefinitionError
+from bot.framework.session import CommandResult, HostSession
+from bot.model.docker_objects import DiskUsage, EngineInfo
+from bot.model.errors import CommandFailed, CommandTimeout, DockerUnavailable
+from bot.model.host_reports import DiskReport, VolumesReport, level_of
 from runbooks.disk import (
     DEFAULT_DOCKER_ROOT,
     RUNBOOK,

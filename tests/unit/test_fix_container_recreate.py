@@ -12,10 +12,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.action import Plan, ReadOnlyHost
-from bot.docker_objects import COMPOSE_VOLUME, ContainerDetails, ContainerSummary, DiskUsage, Volume
-from bot.errors import DockerAPIError
-from bot.findings import Finding, Severity, Subject
+from bot.framework.action import Plan, ReadOnlyHost
+from bot.model.docker_objects import (
+    COMPOSE_VOLUME,
+    ContainerDetails,
+    ContainerSummary,
+    DiskUsage,
+    Volume,
+)
+from bot.model.errors import DockerAPIError
+from bot.model.findings import Finding, Severity, Subject
 from runbooks import fix_container_recreate as recreate
 from runbooks.fix_container_recreate import Params
 from tests.unit.diagnose.factories import (

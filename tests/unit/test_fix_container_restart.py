@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.findings import Fix, Severity, Subject, make_finding
+from bot.model.findings import Fix, Severity, Subject, make_finding
 from runbooks.fix_container_restart import NAME, Params, remaining
 
 WORKER = "shop-worker-1"

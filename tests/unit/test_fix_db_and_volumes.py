@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.action import ReadOnlyHost
-from bot.config.models import StackConfig
-from bot.docker_objects import ContainerDetails, ContainerSummary, DiskUsage, ImageUsage
-from bot.session import CommandResult, Database, ExecResult
+from bot.framework.action import ReadOnlyHost
+from bot.framework.session import CommandResult, Database, ExecResult
+from bot.inventory.config.models import StackConfig
+from bot.model.docker_objects import ContainerDetails, ContainerSummary, DiskUsage, ImageUsage
 from runbooks import fix_db_create, fix_db_migrate, fix_docker_prune, fix_volume_backup
 from runbooks._backup import BackupSpec, helper_body
 from runbooks.fix_db_create import create_sql, quote_identifier, validate_identifier

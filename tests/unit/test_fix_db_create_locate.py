@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.discovery import discover_stacks
+from bot.inventory.discovery import discover_stacks
 from runbooks.fix_db_create import DatabaseServer, database_server
 from tests.unit.diagnose.factories import PLANTED_SECRET, lab_env, lab_stack
 

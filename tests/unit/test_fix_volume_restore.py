@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.action import ReadOnlyHost
-from bot.config.models import StackConfig
-from bot.docker_objects import DiskUsage, Volume
-from bot.findings import Finding
+from bot.framework.action import ReadOnlyHost
+from bot.inventory.config.models import StackConfig
+from bot.model.docker_objects import DiskUsage, Volume
+from bot.model.findings import Finding
 from runbooks import fix_db_create, fix_db_migrate, fix_volume_restore
 from runbooks._evidence import blocked_refusal
 from runbooks.diagnose.checks_volumes import SCHEMA_ALLOWANCE, check_orphaned_data

@@ -31,7 +31,7 @@ VIOLATIONS = {
     "runbooks/bad_ssh.py": "import asyncssh\n",
     "runbooks/bad_psycopg.py": "import psycopg\n",
     "runbooks/bad_slack.py": "from bot.slack.app import build_app\n",
-    "runbooks/bad_audit.py": "from bot.audit.store import AuditStore\n",
+    "runbooks/bad_audit.py": "from bot.stores.audit.store import AuditStore\n",
     "bot/bad_core.py": "from bot.cli.main import main\n",
     "bot/operations/bad_ops.py": "from bot.slack import app\n",
     "bot/oncall/bad_watcher_user.py": "from bot.oncall.watcher import Watcher\n",
@@ -43,7 +43,7 @@ ALLOWED = {
     "bot/cli/ok_transport.py": "from bot.transport import Transport\n",
     "bot/slack/ok_front_end.py": "from bot.oncall.watcher import Watcher\n",
     "bot/render/slack/ok_models.py": "from slack_sdk.models.blocks import SectionBlock\n",
-    "runbooks/ok_core.py": "from bot.session import HostSession\n",
+    "runbooks/ok_core.py": "from bot.framework.session import HostSession\n",
 }
 
 

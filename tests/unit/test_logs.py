@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bot.cli.parsers import build_parser
-from bot.docker_objects import ContainerDetails, ContainerSummary
+from bot.framework.session import CommandResult
+from bot.model.docker_objects import ContainerDetails, ContainerSummary
 from bot.operations import Textual, report_spec
-from bot.session import CommandResult
 from bot.slack.commands import USAGE, CommandError, Report, parse
 from runbooks.logs import Params, by_time, run, select
 from tests.unit.diagnose.factories import container, lab_stack

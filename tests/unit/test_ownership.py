@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.config import Inventory, ResolvedHost, parse_inventory
-from bot.docker_objects import ContainerDetails
-from bot.errors import NotOwned
-from bot.executor import execute
-from bot.findings import Finding
-from bot.ownership import check_owned, shared_engine_warnings
-from bot.session import HostSession
+from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.executor import execute
+from bot.framework.session import HostSession
+from bot.inventory.config import Inventory, ResolvedHost, parse_inventory
+from bot.inventory.ownership import check_owned, shared_engine_warnings
+from bot.model.docker_objects import ContainerDetails
+from bot.model.errors import NotOwned
+from bot.model.findings import Finding
 from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession
 
 SHARED = """

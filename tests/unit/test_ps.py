@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 from bot.cli.parsers import build_parser
-from bot.config import ResolvedHost, parse_inventory
-from bot.discovery import discover_stacks
-from bot.docker_objects import ContainerDetails, ContainerSummary
+from bot.inventory.config import ResolvedHost, parse_inventory
+from bot.inventory.discovery import discover_stacks
+from bot.model.docker_objects import ContainerDetails, ContainerSummary
 from bot.operations import Tabular, report_spec
 from bot.operations.reports import spec_of
 from bot.slack.commands import USAGE, Report, parse

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from bot.redact import (
+from bot.redaction.redact import (
     REDACTED,
     JSONData,
     is_secret_key,

@@ -1,5 +1,5 @@
 """The redaction corpus: secret formats that must never come out, and look-alikes
-that must come out unchanged, through every surface of ``bot.redact``.
+that must come out unchanged, through every surface of ``bot.redaction.redact``.
 
 Every secret is made here from a seeded generator (no real or well-known sample
 credential is written down) so the values are fixed from run to run and nothing
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import pytest
 from pydantic import BaseModel
 
-from bot.redact import (
+from bot.redaction.patterns import TOKENS
+from bot.redaction.redact import (
     JSONData,
     catalogue_rules,
     is_secret_key,
@@ -32,7 +33,6 @@ from bot.redact import (
     redact_text,
     redact_url,
 )
-from bot.redact_patterns import TOKENS
 
 _rng = random.Random(14)  # fixed fake values, not secrets
 
@@ -691,7 +691,7 @@ def test_tokens_and_schemes_stay_readable() -> None:
 
 def test_every_catalogue_token_has_a_corpus_case() -> None:
     """Each TOKENS entry is exercised: some secret case is masked by it."""
-    from bot.redact_patterns import TokenScanner
+    from bot.redaction.patterns import TokenScanner
 
     scanner = TokenScanner()
     hit = {token.name for case in SECRETS for *_, token in scanner.spans(case.text)}

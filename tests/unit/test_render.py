@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 
 import bot.render
-from bot.errors import HostUnreachable
-from bot.host_reports import (
+from bot.model.errors import HostUnreachable
+from bot.model.host_reports import (
     DiskReport,
     DockerUsageRow,
     Filesystem,
@@ -17,7 +17,7 @@ from bot.host_reports import (
     VolumesReport,
     VolumeUser,
 )
-from bot.outcome import ErrorInfo, HostOutcome, RunOutcome
+from bot.model.outcome import ErrorInfo, HostOutcome, RunOutcome
 from bot.render import render_json, render_terminal
 from bot.render.terminal import human_count, human_size
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.findings import Finding, Fix, Severity, Subject, make_finding
+from bot.model.findings import Finding, Fix, Severity, Subject, make_finding
 from bot.render.labels import (
     EVIDENCE_LABELS,
     FINDING_NAMES,

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 import pytest
 
-from bot.action import ActionResult, Plan, PostCheck, StepOutcome
-from bot.diagnosis import DiagnosisReport, HostStatus
-from bot.findings import Finding, Fix, Severity, Subject, make_finding, sort_findings
+from bot.framework.action import ActionResult, Plan, PostCheck, StepOutcome
+from bot.model.diagnosis import DiagnosisReport, HostStatus
+from bot.model.findings import Finding, Fix, Severity, Subject, make_finding, sort_findings
 from bot.render.slack import (
     MAX_BLOCKS,
     TOP_BLOCKS,

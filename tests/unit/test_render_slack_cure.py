@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.findings import Severity, Subject, make_finding
+from bot.model.findings import Severity, Subject, make_finding
 from bot.oncall.models import CureWatch, Incident, IncidentStatus
 from bot.render.slack import validate_blocks
 from bot.render.slack.cure import (

@@ -8,9 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
-from bot.diagnosis import build_report
-from bot.findings import Fix, Severity, Subject, make_finding
-from bot.outcome import ErrorInfo, HostOutcome, RunOutcome
+from bot.model.diagnosis import build_report
+from bot.model.findings import Fix, Severity, Subject, make_finding
+from bot.model.outcome import ErrorInfo, HostOutcome, RunOutcome
 from bot.render.report import fix_command, render_report, report_json
 from runbooks.diagnose.runbook import HostDiagnosis
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from bot.audit.errors import AuditUnavailable
-from bot.pending import PendingActions
 from bot.slack.serve import sweep_pending
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.pending import PendingActions
 
 
 class Store:

@@ -13,16 +13,16 @@ from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.audit.trail import AuditTrail
-from bot.config import parse_inventory
-from bot.config.models import ResolvedHost
-from bot.docker_objects import ContainerSummary
-from bot.findings import Severity, Subject, make_finding
-from bot.session import HostSession
+from bot.framework.session import HostSession
+from bot.inventory.config import parse_inventory
+from bot.inventory.config.models import ResolvedHost
+from bot.model.docker_objects import ContainerSummary
+from bot.model.findings import Severity, Subject, make_finding
 from bot.slack import messages
 from bot.slack.app import SlackBot
 from bot.slack.deliveries import DeliveryKey, _Memory, delivery_key
 from bot.slack.settings import SlackSettings
+from bot.stores.audit.trail import AuditTrail
 from tests.slackstub.fixtures import slack_api
 from tests.slackstub.server import DEFAULT_TOKEN, SlackStub
 from tests.slackstub.signing import block_actions_body, signed_headers, slash_command_body

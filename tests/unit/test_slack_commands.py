@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import UsageError
+from bot.model.errors import UsageError
 from bot.slack.commands import Audit, CommandError, Diagnose, Disk, Envs, Help, Volumes, parse
 
 ENVS = ("prod", "staging")

@@ -24,11 +24,11 @@ from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.config import parse_inventory
-from bot.errors import UsageError
-from bot.findings import Fix
+from bot.framework.session import quote_argv
+from bot.inventory.config import parse_inventory
+from bot.model.errors import UsageError
+from bot.model.findings import Fix
 from bot.render.report import fix_command
-from bot.session import quote_argv
 from bot.slack import messages
 from bot.slack.app import SlackBot
 from bot.slack.commands import (

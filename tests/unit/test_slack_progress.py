@@ -41,7 +41,7 @@ async def test_flush_drops_what_is_scheduled() -> None:
 def test_settings_name_what_is_missing() -> None:
     import pytest
 
-    from bot.errors import ConfigError
+    from bot.model.errors import ConfigError
 
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         SlackSettings.from_environ(

@@ -16,8 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.diagnosis import DiagnosisReport
-from bot.findings import Finding, Fix, Severity, Subject, make_finding
+from bot.model.diagnosis import DiagnosisReport
+from bot.model.findings import Finding, Fix, Severity, Subject, make_finding
 from bot.render.slack import SlackMessage, report_messages
 from tests.slackstub import (
     DEFAULT_TOKEN,

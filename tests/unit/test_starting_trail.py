@@ -10,11 +10,11 @@ from typing import cast
 
 import pytest
 
-from bot.audit.errors import AuditUnavailable
-from bot.audit.record import AuditRecord
-from bot.audit.spool import Spool
-from bot.audit.starting import StartingTrail
-from bot.audit.store import AuditStore
+from bot.stores.audit.errors import AuditUnavailable
+from bot.stores.audit.record import AuditRecord
+from bot.stores.audit.spool import Spool
+from bot.stores.audit.starting import StartingTrail
+from bot.stores.audit.store import AuditStore
 
 
 class FakeStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.units import human_size
+from bot.model.units import human_size
 
 
 @pytest.mark.parametrize(

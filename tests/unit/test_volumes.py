@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.docker_objects import ContainerSummary, DiskUsage
-from bot.host_reports import VolumesReport
+from bot.model.docker_objects import ContainerSummary, DiskUsage
+from bot.model.host_reports import VolumesReport
 from runbooks.volumes import Params, run
 from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession
 

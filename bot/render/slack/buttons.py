@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.findings import Finding, Fix
+from bot.model.findings import Finding, Fix
 from bot.render.labels import short_name
 from bot.render.slack.blocks import MAX_CONFIRM_BUTTON, MAX_CONFIRM_TEXT
 

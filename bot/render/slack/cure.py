@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.findings import Finding
+from bot.model.findings import Finding
+from bot.model.units import human_duration
 from bot.oncall.models import CureWatch, Incident
 from bot.render.slack.blocks import (
     SEVERITY_EMOJI,
@@ -26,7 +27,6 @@ from bot.render.slack.blocks import (
     clip_escaped,
     escape,
 )
-from bot.units import human_duration
 
 __all__ = [
     "DIAGNOSE_AGAIN",

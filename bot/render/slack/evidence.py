@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.findings import EvidenceValue, Finding
+from bot.model.findings import EvidenceValue, Finding
 from bot.render.labels import PROSE_KEYS, evidence_label, evidence_value
 from bot.render.slack.blocks import MAX_FIELDS, _mrkdwn, clip_escaped, escape
 

@@ -13,7 +13,7 @@ id for ``stackbot fix --finding``), the findings the top message had no room for
 info findings, and what could not be read on a host. Files (evidence too long for a
 block) hang on the top message; the app uploads them into the thread.
 
-Everything shown is redacted first (``bot.redact``), SSH users and addresses are
+Everything shown is redacted first (``bot.redaction.redact``), SSH users and addresses are
 left out (the terminal and JSON reports keep them), and every string from a host is
 escaped for mrkdwn, so ``<!channel>`` in a log line is shown, never acted on.
 """
@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from bot.diagnosis import DiagnosisReport, HostStatus
-from bot.findings import Finding, Fix, Severity
-from bot.redact import redact_data, redact_text
+from bot.model.diagnosis import DiagnosisReport, HostStatus
+from bot.model.findings import Finding, Fix, Severity
+from bot.redaction.redact import redact_data, redact_text
 from bot.render.labels import cause_rank, finding_name, guidance, readable, related_notes, sentence
 from bot.render.slack.blocks import (
     FIXED_EMOJI,

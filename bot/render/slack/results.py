@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.action import ActionResult
-from bot.redact import redact_model, redact_text
+from bot.framework.action import ActionResult
+from bot.redaction.redact import redact_model, redact_text
 from bot.render.slack.blocks import (
     MAX_TEXT,
     SlackMessage,

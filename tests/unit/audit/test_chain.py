@@ -6,8 +6,8 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 
-from bot.audit.chain import verify_rows
-from bot.audit.record import (
+from bot.stores.audit.chain import verify_rows
+from bot.stores.audit.record import (
     GENESIS,
     AuditRecord,
     AuditRow,

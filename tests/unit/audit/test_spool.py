@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit.record import AuditRecord
-from bot.audit.spool import Spool, decode_lines, encode_line
+from bot.stores.audit.record import AuditRecord
+from bot.stores.audit.spool import Spool, decode_lines, encode_line
 
 
 def record(n: int) -> AuditRecord:

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.config.models import StackConfig
-from bot.discovery import discover_stacks
-from bot.docker_objects import (
+from bot.inventory.config.models import StackConfig
+from bot.inventory.discovery import discover_stacks
+from bot.model.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_CONFIG_HASH,
     COMPOSE_CONTAINER_NUMBER,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config.models import StackConfig
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Severity
+from bot.inventory.config.models import StackConfig
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_compose, checks_containers
 from runbooks.diagnose.checks_compose import core_words, env_of
 from runbooks.diagnose.facts import ComposeServices, HostFacts

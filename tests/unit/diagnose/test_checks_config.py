@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config.models import StackConfig
-from bot.findings import Finding, Severity
+from bot.inventory.config.models import StackConfig
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_compose, checks_config, checks_containers, checks_host
 from runbooks.diagnose.facts import HostFacts
 from tests.unit.diagnose.factories import (

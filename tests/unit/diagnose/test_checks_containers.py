@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config.models import StackConfig
-from bot.findings import Finding, Severity
+from bot.inventory.config.models import StackConfig
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_containers
 from runbooks.diagnose.checks_containers import (
     MAX_LOG_LINE,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Finding, Severity
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_database
 from runbooks.diagnose.checks_database import (
     check_db_empty,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.findings import Severity
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_env_files import check_env_file_missing
 from runbooks.diagnose.facts import ComposeServices
 from tests.unit.diagnose.factories import container, env_file, facts, lab_stack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.findings import Finding, Severity
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_host
 from runbooks.diagnose.facts import HostFacts
 from tests.unit.diagnose.factories import GIB, HOST, facts, filesystem, lab_stack

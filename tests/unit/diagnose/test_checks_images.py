@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.findings import Severity
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_images import check_image_stale, normalize_ref
 from tests.unit.diagnose.factories import container, facts, lab_stack, object_id
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Severity
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_logs import check_logs_unrotated, unrotated
 from runbooks.diagnose.facts import PathFacts
 from tests.unit.diagnose.factories import GIB, container, facts, filesystem

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.findings import Severity
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_host import check_memory_pressure
 from runbooks.diagnose.gather import parse_meminfo
 from tests.unit.diagnose.factories import facts

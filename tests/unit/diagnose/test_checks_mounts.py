@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Severity
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_mounts import check_bind_source_missing
 from runbooks.diagnose.facts import PathFacts
 from tests.unit.diagnose.factories import NOW, bind_mount, container, facts

@@ -3,7 +3,7 @@ references, and a proxy's failed resolutions (seeds 000, 002, 003)."""
 
 from __future__ import annotations
 
-from bot.findings import Finding, Severity
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_network
 from runbooks.diagnose.checks_network import (
     check_container_name_reference,

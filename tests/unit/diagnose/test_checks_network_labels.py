@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.docker_objects import COMPOSE_NETWORK, COMPOSE_PROJECT
-from bot.findings import Severity
+from bot.model.docker_objects import COMPOSE_NETWORK, COMPOSE_PROJECT
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_network_labels import check_label_mismatch
 from runbooks.diagnose.facts import ComposeServices
 from tests.unit.diagnose.factories import container, facts, network

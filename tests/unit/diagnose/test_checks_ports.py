@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Severity
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_ports import (
     check_port_allocated,
     check_port_collision,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.docker_objects import ContainerDetails
-from bot.findings import Severity
+from bot.model.docker_objects import ContainerDetails
+from bot.model.findings import Severity
 from runbooks.diagnose.checks_upstream import check_stale_upstream
 from tests.unit.diagnose.factories import NOW, PLANTED_SECRET, container, facts
 

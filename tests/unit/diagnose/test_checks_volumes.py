@@ -3,9 +3,9 @@ data volumes, unused volumes."""
 
 from __future__ import annotations
 
-from bot.config.models import StackConfig
-from bot.docker_objects import Volume
-from bot.findings import Finding, Severity
+from bot.inventory.config.models import StackConfig
+from bot.model.docker_objects import Volume
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_volumes
 from runbooks.diagnose.checks_volumes import (
     check_ephemeral_data,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.errors import DatabaseUnreachable
-from bot.findings import Finding, Severity
-from bot.session import Database, ExecResult
+from bot.framework.session import Database, ExecResult
+from bot.model.errors import DatabaseUnreachable
+from bot.model.findings import Finding, Severity
 from runbooks.diagnose import checks_database, checks_volumes, gather
 from runbooks.diagnose.checks_database import check_connections_exhausted, check_lock_blocking
 from runbooks.diagnose.checks_volumes import (

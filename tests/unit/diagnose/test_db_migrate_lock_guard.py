@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.action import ReadOnlyHost, Step
-from bot.config.models import StackConfig
+from bot.framework.action import ReadOnlyHost, Step
+from bot.inventory.config.models import StackConfig
 from runbooks import fix_db_migrate
 from tests.unit.diagnose.factories import PLANTED_SECRET, lab_stack
 from tests.unit.test_fix_db_and_volumes import (

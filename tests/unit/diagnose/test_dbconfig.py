@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.docker_objects import ContainerDetails, ContainerSummary, DiskUsage, EngineInfo
-from bot.errors import DatabaseMissing
-from bot.session import CommandResult, Database, ExecResult
+from bot.framework.session import CommandResult, Database, ExecResult
+from bot.model.docker_objects import ContainerDetails, ContainerSummary, DiskUsage, EngineInfo
+from bot.model.errors import DatabaseMissing
 from runbooks.diagnose.dbconfig import (
     DbTarget,
     database_candidates,

@@ -8,7 +8,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import yaml
 
-from bot.docker_objects import (
+from bot.framework.session import CommandResult, Database, ExecResult
+from bot.model.docker_objects import (
     COMPOSE_CONFIG_FILES,
     COMPOSE_ENV_FILE,
     COMPOSE_WORKING_DIR,
@@ -17,8 +18,7 @@ from bot.docker_objects import (
     DiskUsage,
     EngineInfo,
 )
-from bot.errors import CommandTimeout, DatabaseUnreachable
-from bot.session import CommandResult, Database, ExecResult
+from bot.model.errors import CommandTimeout, DatabaseUnreachable
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 from tests.unit.diagnose.factories import NOW, PLANTED_SECRET, container, lab_stack

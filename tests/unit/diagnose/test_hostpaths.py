@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.docker_objects import ContainerSummary, DiskUsage, EngineInfo
-from bot.session import CommandResult, ExecResult
+from bot.framework.session import CommandResult, ExecResult
+from bot.model.docker_objects import ContainerSummary, DiskUsage, EngineInfo
 from runbooks.diagnose.gather import foreign_ports, gather_facts
 from runbooks.diagnose.hostpaths import parse_stat_output, paths_to_stat
 from runbooks.diagnose.runbook import judge

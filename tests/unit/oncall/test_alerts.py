@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.findings import Severity
+from bot.model.findings import Severity
 from bot.oncall.alerts import (
     LABEL_VALUE_LIMIT,
     AlertPayloadError,

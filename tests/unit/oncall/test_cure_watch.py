@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from bot.config import Inventory, parse_inventory
-from bot.diagnosis import DiagnosisReport, HostStatus
-from bot.findings import Finding, Severity, Subject, make_finding
+from bot.inventory.config import Inventory, parse_inventory
+from bot.model.diagnosis import DiagnosisReport, HostStatus
+from bot.model.findings import Finding, Severity, Subject, make_finding
 from bot.oncall.cure_watch import CureWatcher
 from bot.oncall.models import CureWatch
 from bot.oncall.service import OnCall

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.audit.errors import AuditUnavailable
 from bot.oncall.intake import MAX_BODY, IntakeResult, add_intake_routes
 from bot.oncall.models import Alert
+from bot.stores.audit.errors import AuditUnavailable
 from tests.unit.oncall.test_alerts import alertmanager_firing, alertmanager_resolved
 
 TOKEN = "s3cret-alert-token-0123456789"

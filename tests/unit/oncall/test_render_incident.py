@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.config.models import Rotation
-from bot.findings import Severity
+from bot.inventory.config.models import Rotation
+from bot.model.findings import Severity
 from bot.oncall.models import Incident, IncidentStatus, Listed, Listing, Override
 from bot.oncall.rotation import on_call
 from bot.render.incident import (

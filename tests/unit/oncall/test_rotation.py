@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.config.models import OnCallConfig, Rotation
+from bot.inventory.config.models import OnCallConfig, Rotation
 from bot.oncall.models import Override
 from bot.oncall.rotation import on_call
 

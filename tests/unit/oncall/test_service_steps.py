@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import pytest
 
-from bot.config import Inventory, parse_inventory
-from bot.findings import Severity
+from bot.inventory.config import Inventory, parse_inventory
+from bot.model.findings import Severity
 from bot.oncall.models import Incident, IncidentStatus, Override
 from bot.oncall.service import OnCall
 from bot.oncall.store import IncidentStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.diagnosis import DiagnosisReport, HostStatus
-from bot.findings import Finding, Severity, Subject, make_finding
+from bot.model.diagnosis import DiagnosisReport, HostStatus
+from bot.model.findings import Finding, Severity, Subject, make_finding
 from bot.oncall.models import SUMMARY_LIMIT, TITLE_LIMIT
 from bot.oncall.watcher import finding_alerts
 

@@ -1,0 +1,239 @@
+"""The shape of a fix: plan (read-only) → confirm → re-plan → apply → post-check.
+
+An action module (``runbooks/fix_*.py``) holds a docstring, a pydantic
+``Params`` model (extra keys forbidden; every action takes ``host``), and::
+
+    async def plan(view: ReadOnlyHost, params: Params) -> Plan
+    async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]
+    def remaining(findings: list[Finding], params: Params) -> list[Finding]
+
+and declares ``ACTION = Action(name=..., destructive=..., verifies=(codes...), ...)``.
+``plan`` sees the host only through a read-only view, so planning cannot change
+anything. The executor (``bot/framework/executor.py``), not the action, decides whether
+``apply`` runs: it re-plans first and refuses when the world moved
+(``PlanStale``); after ``apply`` it diagnoses again and reports whether the
+findings the action was meant to clear are gone (``remaining``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.framework.compose_cli import ComposeCLI, detect_compose
+from bot.framework.runbook import RunbookDefinitionError
+from bot.framework.session import CommandResult, Database, HostSession
+from bot.inventory.config.models import ResolvedHost
+from bot.model.docker_objects import (
+    ContainerDetails,
+    ContainerSummary,
+    DiskUsage,
+    EngineInfo,
+    EngineVersion,
+    NetworkSummary,
+    Volume,
+)
+from bot.model.errors import HostError
+from bot.model.findings import Finding
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Step(BaseModel):
+    """One thing ``apply`` will do, said exactly (an API call, a command, SQL)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    description: str
+    call: str = Field(description="the exact API call, argv or SQL, secrets redacted")
+
+
+class Plan(BaseModel):
+    """What an action would do now; no steps means nothing to do."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    target: dict[str, str]
+    destructive: bool
+    steps: tuple[Step, ...] = ()
+    before: dict[str, Any] = Field(default_factory=dict)
+    after: dict[str, Any] = Field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    refusal: str | None = Field(None, description="why the action must not run at all")
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def fingerprint(self) -> str:
+        """Equal for two plans that would do the same thing from the same state."""
+        data = self.model_dump(mode="json", include={"target", "steps", "before", "refusal"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class StepOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step: str
+    ok: bool
+    detail: str = ""
+
+
+class PostCheck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    checked: tuple[str, ...]  # finding codes looked for
+    cleared: bool
+    remaining: tuple[Finding, ...] = ()
+
+
+class ActionResult(BaseModel):
+    action: str
+    environment: str
+    host: str
+    target: dict[str, str]
+    changed: bool
+    plan: Plan
+    outcomes: list[StepOutcome] = []
+    post_check: PostCheck | None = None
+    duration: float = 0.0
+    status: Literal["applied", "nothing to do", "refused", "failed", "planned"]
+    message: str = ""
+
+
+class ReadOnlyDocker:
+    """The Engine API reads of a host, and nothing that writes."""
+
+    def __init__(self, session: HostSession) -> None:
+        self._docker = session.docker
+
+    async def version(self) -> EngineVersion:
+        return await self._docker.version()
+
+    async def info(self) -> EngineInfo:
+        return await self._docker.info()
+
+    async def containers(self, *, all: bool = True) -> list[ContainerSummary]:
+        return await self._docker.containers(all=all)
+
+    async def inspect_container(self, ref: str) -> ContainerDetails:
+        return await self._docker.inspect_container(ref)
+
+    async def volumes(self) -> list[Volume]:
+        return await self._docker.volumes()
+
+    async def networks(self) -> list[NetworkSummary]:
+        return await self._docker.networks()
+
+    async def disk_usage(self) -> DiskUsage:
+        return await self._docker.disk_usage()
+
+    async def logs(self, ref: str, *, tail: int = 50) -> str:
+        return await self._docker.logs(ref, tail=tail)
+
+
+class ReadOnlyHost:
+    """What ``plan`` may touch: reads of the Engine API, files, and read-only SQL."""
+
+    def __init__(self, session: HostSession) -> None:
+        self._session = session
+        self.docker = ReadOnlyDocker(session)
+
+    @property
+    def host(self) -> ResolvedHost:
+        return self._session.host
+
+    async def read_file(self, path: str, *, max_bytes: int = 1_048_576) -> bytes:
+        return await self._session.read_file(path, max_bytes=max_bytes)
+
+    async def which(self, programs: Sequence[str]) -> list[str]:
+        """Which of ``programs`` the host has on its PATH (``command -v``; changes nothing)."""
+        found = []
+        for program in programs:
+            result = await self._session.run(
+                ["sh", "-c", 'command -v "$1"', "sh", program], check=False
+            )
+            if result.ok and result.stdout.strip():
+                found.append(program)
+        return found
+
+    async def compose(self) -> ComposeCLI | None:
+        """The compose the host has (``bot.framework.compose_cli``: once per connection)."""
+        return await detect_compose(self._session)
+
+    async def compose_dry_run(self, argv: Sequence[str], *, timeout: float = 60) -> CommandResult:
+        """Run a compose command that has ``--dry-run`` (v2 ≥ 2.20: changes nothing and
+        says what it would do); anything else is refused here, before it runs."""
+        if "--dry-run" not in argv or ("--" in argv and argv.index("--dry-run") > argv.index("--")):
+            raise ValueError("compose_dry_run runs only commands with --dry-run")
+        return await self._session.run(list(argv), check=False, timeout=timeout)
+
+    def database(
+        self, *, address: str, port: int, user: str, password: str, dbname: str
+    ) -> AbstractAsyncContextManager[Database]:
+        """A connection for reading (plans only ever SELECT)."""
+        return self._session.database(
+            address=address, port=port, user=user, password=password, dbname=dbname
+        )
+
+
+async def single_step(plan: Plan, call: Awaitable[None]) -> list[StepOutcome]:
+    """``apply`` of a plan that is one Engine API call: its outcome, errors included."""
+    (step,) = plan.steps
+    try:
+        await call
+    except HostError as exc:
+        return [StepOutcome(step=step.description, ok=False, detail=exc.detail)]
+    return [StepOutcome(step=step.description, ok=True)]
+
+
+def about_container(findings: list[Finding], codes: Sequence[str], container: str) -> list[Finding]:
+    """The findings of ``codes`` whose subject is ``container`` (an action's ``remaining``)."""
+    return [f for f in findings if f.code in codes and f.subject.container == container]
+
+
+class HostParams(BaseModel):
+    """Every action names the host it runs on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(description="inventory host name")
+
+
+@dataclass(frozen=True)
+class Action(Generic[P]):
+    name: str
+    summary: str
+    params: type[P]
+    destructive: bool
+    verifies: tuple[str, ...]
+    plan: Callable[[ReadOnlyHost, P], Awaitable[Plan]]
+    apply: Callable[[HostSession, P, Plan], Awaitable[list[StepOutcome]]]
+    remaining: Callable[[list[Finding], P], list[Finding]]
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (isinstance(self.params, type) and issubclass(self.params, HostParams)):
+            problems.append("params must extend bot.framework.action.HostParams")
+        elif self.params.model_config.get("extra") != "forbid":
+            problems.append("params must forbid unknown keys")
+        for name in ("plan", "apply"):
+            if not inspect.iscoroutinefunction(getattr(self, name)):
+                problems.append(f"{name} is not an async function")
+        if not (self.summary or "").strip():
+            problems.append("summary (the module docstring) is empty")
+        if problems:
+            raise RunbookDefinitionError(f"action {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def title(self) -> str:
+        return self.summary.strip().splitlines()[0]

@@ -1,0 +1,60 @@
+"""What running a runbook across an environment produced: one outcome per host.
+
+These models are what every renderer (terminal, JSON, later Slack) receives;
+the JSON output is ``RunOutcome.model_dump_json()`` of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.model.errors import StackbotError
+
+R = TypeVar("R", bound=BaseModel)
+
+SCHEMA_VERSION = 1
+
+
+class ErrorInfo(BaseModel):
+    """An error as it is shown: a stable code and a sentence, never a traceback."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+    @classmethod
+    def from_error(cls, error: StackbotError) -> ErrorInfo:
+        return cls(code=error.code, message=error.message)
+
+
+class HostOutcome(BaseModel, Generic[R]):
+    """The result of one runbook on one host, or why there is none."""
+
+    host: str
+    label: str
+    duration: float
+    result: R | None = None
+    error: ErrorInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class RunOutcome(BaseModel, Generic[R]):
+    """A runbook run over every host of one environment."""
+
+    schema_version: int = SCHEMA_VERSION
+    environment: str
+    runbook: str
+    started_at: datetime
+    duration: float
+    hosts: list[HostOutcome[R]]
+
+    @property
+    def failed(self) -> list[HostOutcome[R]]:
+        return [h for h in self.hosts if not h.ok]
