@@ -1,6 +1,8 @@
 """Archiving a Docker volume with a short-lived helper container: shared by
-``volume.backup``, ``db.migrate``'s snapshot and ``volume.restore`` (not a runbook:
-``_`` module). See runbooks/fix_volume_backup.py for what the archive is and holds.
+``volume.backup``, ``db.migrate``'s snapshot, ``volume.restore`` and ``volume.unarchive``
+(not a runbook: ``_`` module). See runbooks/fix_volume_backup.py for what the archive is
+and holds. Each archive taken is also a ``Snapshot`` on its step's outcome (volume,
+directory, file name, sha256, size), which ``volume.unarchive`` puts back.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.framework.action import ReadOnlyHost, Step, StepOutcome
+from bot.framework.action import ReadOnlyHost, Snapshot, Step, StepOutcome
 from bot.framework.session import HostSession
 from bot.model.docker_objects import ContainerSummary, DiskUsage
 from bot.model.errors import DockerObjectNotFound, HostError
@@ -37,6 +39,7 @@ TAR_CHANGED = 1
 _VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]+$")  # Docker's own rule for names
 _PATH_PART = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*$")
 _IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$")
+_ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*\.tar\.gz$")
 _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 
 
@@ -64,6 +67,17 @@ def validate_directory(path: str) -> str:
     if any(path == root or path.startswith(root + "/") for root in _FORBIDDEN_ROOTS):
         raise ValueError(f"{path} is a kernel filesystem, not a place for backups")
     return path
+
+
+def validate_archive_name(name: str) -> str:
+    """An archive's file name in the backup directory: one path part (no ``/``, never
+    ``.`` or ``..``, not starting with ``.``) ending in ``.tar.gz``."""
+    if len(name) > 255 or not _ARCHIVE_NAME.fullmatch(name):
+        raise ValueError(
+            f"not an archive's file name (one name of [A-Za-z0-9_.@+-] ending in .tar.gz, "
+            f"no directory): {name!r}"
+        )
+    return name
 
 
 def validate_image(ref: str) -> str:
@@ -225,11 +239,21 @@ async def run_backup(session: HostSession, spec: BackupSpec, description: str) -
     size = await archive_size(session, path)
     digest = await archive_sha256(session, path)
     changed = " (tar: some files changed while being read)" if status == TAR_CHANGED else ""
+    snapshot = None
+    if re.fullmatch(r"[0-9a-f]{64}", digest):  # only an archive that can be checked
+        snapshot = Snapshot(
+            volume=spec.volume,
+            directory=spec.directory,
+            archive=spec.archive(started),
+            sha256=digest,
+            size=int(size.split()[0]) if size.split()[0].isdigit() else None,
+        )
     return StepOutcome(
         step=description,
         ok=True,
         detail=f"archive {path}, {size}, sha256 {digest}{changed}; to restore it: "
         f"{restore_hint(spec, path)}",
+        snapshot=snapshot,
     )
 
 

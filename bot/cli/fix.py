@@ -15,6 +15,7 @@ from bot.model.errors import StackbotError, UsageError
 from bot.operations import REPORT_FIXES, FixRequest, Operations, Requester, render_outcome
 from bot.redaction.redact import redact_data, redact_model
 from bot.render.json_output import render_json
+from bot.render.report import fix_command
 
 EXIT_OK = 0
 EXIT_NOT_FIXED = 1
@@ -185,6 +186,18 @@ def _print_result(out: Console, result: ActionResult) -> None:
         out.print(Text(line + (f" — {outcome.detail}" if outcome.detail else "")))
     if result.message and not result.outcomes:
         out.print(Text(f"  {result.message}"))
+    for snapshot in result.snapshots:
+        out.print(
+            Text(
+                f"  snapshot of {snapshot.volume}: {snapshot.path} (sha256 {snapshot.sha256}); "
+                "to put it back:",
+                style="cyan",
+            )
+        )
+        out.print(
+            Text(f"    $ {fix_command(result.environment, snapshot.restore_fix(result.host))}"),
+            soft_wrap=True,
+        )
     if result.status == "failed":
         out.print(
             Text(

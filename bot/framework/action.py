@@ -20,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import posixpath
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,7 +43,7 @@ from bot.model.docker_objects import (
     Volume,
 )
 from bot.model.errors import HostError
-from bot.model.findings import Finding
+from bot.model.findings import Finding, Fix
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -80,12 +82,51 @@ class Plan(BaseModel):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class Snapshot(BaseModel):
+    """An archive of a volume a fix took before it touched the volume's data: what a front
+    end needs to offer "restore this snapshot" with exact params (``restore_params``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    RESTORE: ClassVar[str] = "volume.unarchive"  # the action that puts it back
+
+    volume: str
+    directory: str = Field(description="the backup directory on the host")
+    archive: str = Field(description="the archive's file name in directory")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int | None = Field(None, description="bytes")
+
+    @property
+    def path(self) -> str:
+        return posixpath.join(self.directory, self.archive)
+
+    def restore_params(self, host: str) -> dict[str, str]:
+        """The params of ``RESTORE`` that put this archive back into its volume."""
+        return {
+            "host": host,
+            "volume": self.volume,
+            "archive": self.archive,
+            "sha256": self.sha256,
+            "backup_directory": self.directory,
+        }
+
+    def restore_fix(self, host: str) -> Fix:
+        """The fix that puts this archive back (for a front end to offer or print)."""
+        return Fix(
+            action=self.RESTORE,
+            params=dict(self.restore_params(host)),
+            destructive=True,
+            summary=f"put {self.volume} back as {self.archive} holds it",
+        )
+
+
 class StepOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     step: str
     ok: bool
     detail: str = ""
+    snapshot: Snapshot | None = Field(None, description="the archive this step took, if any")
 
 
 class PostCheck(BaseModel):
@@ -108,6 +149,12 @@ class ActionResult(BaseModel):
     duration: float = 0.0
     status: Literal["applied", "nothing to do", "refused", "failed", "planned"]
     message: str = ""
+
+    @property
+    def snapshots(self) -> tuple[Snapshot, ...]:
+        """The archives the fix took (before touching data), in the order taken; also
+        when a later step failed: that is when one is wanted most."""
+        return tuple(o.snapshot for o in self.outcomes if o.snapshot is not None)
 
 
 class ReadOnlyDocker:
@@ -165,6 +212,23 @@ class ReadOnlyHost:
             if result.ok and result.stdout.strip():
                 found.append(program)
         return found
+
+    async def file_type(self, path: str) -> tuple[str, int] | None:
+        """What ``path`` is on the host, a symlink not followed: the type as ``stat`` names
+        it ("regular file", "regular empty file", "symbolic link", "directory"…) and its
+        size in bytes; None when there is nothing there (or it cannot be seen)."""
+        result = await self._session.run(["stat", "-c", "%F|%s", "--", path], check=False)
+        kind, _, size = result.stdout.strip().rpartition("|")
+        if not result.ok or not kind or not size.isdigit():
+            return None
+        return kind, int(size)
+
+    async def sha256(self, path: str, *, timeout: float = 1800.0) -> str | None:
+        """The sha256 of a file on the host (``sha256sum``: reads it whole, changes
+        nothing); None when it cannot be read."""
+        result = await self._session.run(["sha256sum", "--", path], check=False, timeout=timeout)
+        digest = result.stdout.split()[0] if result.ok and result.stdout.split() else ""
+        return digest if re.fullmatch(r"[0-9a-f]{64}", digest) else None
 
     async def compose(self) -> ComposeCLI | None:
         """The compose the host has (``bot.framework.compose_cli``: once per connection)."""

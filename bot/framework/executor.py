@@ -296,6 +296,8 @@ def _finished(
         "changed": changed,
         "duration": round(duration, 3),
         "outcomes": [{"step": o.step, "ok": o.ok, "detail": o.detail} for o in outcomes],
+        # every archive taken, as data: what the "Restore this snapshot" button restores
+        "snapshots": [o.snapshot.model_dump(mode="json") for o in outcomes if o.snapshot],
         "output_excerpt": output[:EXCERPT_CHARS],
         "output_sha256": hashlib.sha256(output.encode()).hexdigest(),
         "output_chars": len(output),

@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.framework.action import Action, ActionResult
+from bot.framework.action import Action, ActionResult, Snapshot
 from bot.framework.engine import environment_hosts
 from bot.framework.executor import Sessions
 from bot.inventory.access import (
@@ -353,6 +353,40 @@ class SlackBot:
         )
         return str(pending.id)
 
+    async def _pending_restore(
+        self, env: str, host: str, snapshot: Snapshot, user: str, channel: str, root: str | None
+    ) -> str | None:
+        """The value of a "Restore this snapshot" button: putting ``snapshot`` back, planned
+        now and stored (the button carries only the stored id), approval as the
+        environment's policy says for a destructive fix. None (no button; the message
+        still prints the command) without the audit database, or when the restore is
+        refused or cannot be planned now."""
+        action = self.operations.actions.get(Snapshot.RESTORE)
+        if action is None or self.pending is None:
+            return None
+        given = snapshot.restore_params(host)
+        try:
+            plan = await self.operations.plan_fix(env, action.name, given)
+            params = action.params.model_validate(given)
+        except (StackbotError, ValueError) as exc:
+            _log.warning("no restore button for %s: %s", snapshot.path, exc)
+            return None
+        if plan.refusal or plan.empty:
+            _log.warning("no restore button for %s: %s", snapshot.path, plan.refusal)
+            return None
+        pending = await self.pending.create(
+            environment=env,
+            action=action.name,
+            plan=plan,
+            requester=user,
+            params=params,
+            host=params.host,
+            channel=channel,
+            message_ts=root,
+            needs_approval=needs_approval(self.inventory, env, destructive=action.destructive),
+        )
+        return str(pending.id)
+
     async def _post_thread(self, message: SlackMessage, channel: str, ts: str) -> None:
         for reply in message.thread:
             await self.client.chat_postMessage(
@@ -575,8 +609,11 @@ class SlackBot:
         """The report updated in place, the result with what is left and what to do next
         (Resolve the incident, Diagnose again) in the thread root, and a cure watched."""
         ok = result.status in ("applied", "nothing to do")
-        cured = result.status == "applied" and (
-            result.post_check is None or result.post_check.cleared
+        # putting a snapshot back is an undo, not a cure: no Resolve, no stability watch
+        cured = (
+            result.status == "applied"
+            and (result.post_check is None or result.post_check.cleared)
+            and pending.action != Snapshot.RESTORE
         )
         kept = self.kept.get(pending.message_ts)
         blocks = self._reports.pop(str(pending.id), [])
@@ -596,7 +633,13 @@ class SlackBot:
             buttons.append(resolve_button(incident.id))
         if ok:
             buttons.append(diagnose_again_button(pending.environment, kept.stack if kept else None))
-        reply = result_message(result, audit_id=audit_id, note=note, buttons=buttons)
+        restores = [
+            await self._pending_restore(pending.environment, result.host, s, user, channel, root)
+            for s in result.snapshots
+        ]
+        reply = result_message(
+            result, audit_id=audit_id, note=note, buttons=buttons, restore_values=restores
+        )
         await self._thread(channel, root, reply.text, reply.blocks)
         if cured and desk is not None:
             finding = kept.finding(pending.finding_id) if kept is not None else None

@@ -63,6 +63,7 @@ async def test_a_fix_leaves_every_row_with_plan_and_outcome(
     assert rows[4].host == "web1" and rows[4].target == {"container": "shop_db"}
     assert finished.details["status"] == "applied" and finished.details["changed"] is True
     assert finished.details["outcomes"][0]["ok"] is True
+    assert finished.details["snapshots"] == []  # a restart archives nothing
     assert len(finished.details["output_sha256"]) == 64 and finished.details["duration"] >= 0
     assert post.details == {"checked": ["container.down"], "cleared": True, "remaining": []}
     assert (await store.verify()).intact

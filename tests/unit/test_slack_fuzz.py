@@ -223,7 +223,7 @@ def test_the_examples_that_crashed_or_slipped_through() -> None:
             parse(text, (*ENVS, "kube"))
 
 
-# --- the argv builders (runbooks/_compose.py, fix_container_recreate, bot/session) ----------
+# --- the argv builders (runbooks/_compose.py, fix_container_recreate, bot/framework/session) --
 
 ANY_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=40)
 COMPOSE = st.sampled_from([V1, V2])

@@ -37,14 +37,22 @@ from bot.render.slack.blocks import (
     escape,
     validate_blocks,
 )
-from bot.render.slack.buttons import Confirmation, button_label, confirmation
+from bot.render.slack.buttons import (
+    Confirmation,
+    button_label,
+    confirmation,
+    snapshot_confirmation,
+)
 from bot.render.slack.evidence import EVIDENCE_LIMIT
 from bot.render.slack.report import TOP_BLOCKS, ButtonValue, ConfirmText, report_messages
 from bot.render.slack.results import (
+    RESTORE,
     STATUS_EMOJI,
     ephemeral_error,
     progress_message,
+    restore_button,
     result_message,
+    snapshot_blocks,
 )
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
     "MAX_FIELD_TEXT",
     "MAX_HEADER",
     "MAX_TEXT",
+    "RESTORE",
     "SEVERITY_EMOJI",
     "STATUS_EMOJI",
     "TOP_BLOCKS",
@@ -84,6 +93,9 @@ __all__ = [
     "escape",
     "progress_message",
     "report_messages",
+    "restore_button",
     "result_message",
+    "snapshot_blocks",
+    "snapshot_confirmation",
     "validate_blocks",
 ]

@@ -13,11 +13,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.framework.action import Snapshot
 from bot.model.findings import Finding, Fix
 from bot.render.labels import short_name
 from bot.render.slack.blocks import MAX_CONFIRM_BUTTON, MAX_CONFIRM_TEXT
 
-__all__ = ["ACTIONS", "LABEL_LIMIT", "TITLE_LIMIT", "Confirmation", "button_label", "confirmation"]
+__all__ = [
+    "ACTIONS",
+    "LABEL_LIMIT",
+    "TITLE_LIMIT",
+    "Confirmation",
+    "button_label",
+    "confirmation",
+    "snapshot_confirmation",
+]
 
 LABEL_LIMIT = 30  # a button of 30 characters fits a phone's width beside nothing else
 TITLE_LIMIT = 24  # a confirmation title longer than this is cut by Slack's dialog
@@ -72,6 +81,15 @@ ACTIONS: dict[str, ActionWords] = {
         undo="the result names the archive, put back the same way if it fails",
     ),
     "volume.backup": ActionWords("Back up", ("Back up {volume}", "Back up volume")),
+    "volume.unarchive": ActionWords(
+        "Restore",
+        ("Restore this snapshot", "Restore snapshot"),
+        titles=("Restore snapshot",),
+        happens="stops what uses {volume}, puts {archive} back into it (sha256 checked "
+        "first) and starts it again",
+        snapshot="what {volume} holds now is archived first",
+        undo="restore that archive, the result offers it",
+    ),
     "db.create": ActionWords("Create", ("Create database {database}", "Create database")),
     "db.migrate": ActionWords(
         "Migrate",
@@ -229,6 +247,22 @@ def confirmation(finding: Finding, fix: Fix, environment: str) -> Confirmation:
         text = body + f" Snapshot: {snapshot}."
     return Confirmation(
         title=_title(words.verb, [*titles, button_label(finding, fix)], environment),
+        text=_cut(text, MAX_CONFIRM_TEXT),
+        confirm=words.verb[:MAX_CONFIRM_BUTTON],
+    )
+
+
+def snapshot_confirmation(snapshot: Snapshot, environment: str) -> Confirmation:
+    """The dialog of "Restore this snapshot" (a result thread's button, no finding)."""
+    words = ACTIONS[Snapshot.RESTORE]
+    values = {"volume": snapshot.volume, "archive": snapshot.archive}
+    happens = _fill(words.happens, values) or ""
+    body = f"{environment}: {happens[:1].upper()}{happens[1:]}."
+    text = f"{body} Snapshot: {_fill(words.snapshot, values)}. Undo: {_fill(words.undo, values)}."
+    if len(text) > MAX_CONFIRM_TEXT:  # drop the undo, then cut what happens
+        text = f"{body} Snapshot: {_fill(words.snapshot, values)}."
+    return Confirmation(
+        title=_title(words.verb, [*words.titles, *words.labels], environment),
         text=_cut(text, MAX_CONFIRM_TEXT),
         confirm=words.verb[:MAX_CONFIRM_BUTTON],
     )

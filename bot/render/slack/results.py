@@ -5,20 +5,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.framework.action import ActionResult
+from bot.framework.action import ActionResult, Snapshot
+from bot.model.units import human_size
 from bot.redaction.redact import redact_model, redact_text
+from bot.render.report import fix_command
 from bot.render.slack.blocks import (
+    MAX_CONFIRM_TEXT,
+    MAX_CONFIRM_TITLE,
     MAX_TEXT,
     SlackMessage,
     _context,
     _lines,
     _message,
+    _plain,
     _section,
     clip_escaped,
     escape,
 )
+from bot.render.slack.buttons import ACTIONS, snapshot_confirmation
 
-__all__ = ["STATUS_EMOJI", "ephemeral_error", "progress_message", "result_message"]
+__all__ = [
+    "RESTORE",
+    "STATUS_EMOJI",
+    "ephemeral_error",
+    "progress_message",
+    "restore_button",
+    "result_message",
+    "snapshot_blocks",
+]
+
+# The action_id prefix of "Restore this snapshot": a fix button like a report's, its
+# value the id of a stored pending action.
+RESTORE = "fix:restore"
 
 STATUS_EMOJI = {
     "applied": ":white_check_mark:",
@@ -52,10 +70,14 @@ def result_message(
     known_secrets: Iterable[str] = (),
     note: str | None = None,
     buttons: Sequence[dict[str, Any]] = (),
+    restore_values: Sequence[str | None] = (),
 ) -> SlackMessage:
-    """The thread reply after a fix: status, steps, post-check and the audit id; then
-    ``note`` (stackbot's own mrkdwn, e.g. what is left) and ``buttons`` (what to do
-    next: Resolve the incident, Diagnose again)."""
+    """The thread reply after a fix: status, steps, post-check, the snapshots the fix
+    took (each with its restore command, and a "Restore this snapshot" button where
+    ``restore_values`` has its stored pending action's id, in the order of
+    ``result.snapshots``) and the audit id; then ``note`` (stackbot's own mrkdwn, e.g.
+    what is left) and ``buttons`` (what to do next: Resolve the incident, Diagnose
+    again)."""
     shown = redact_model(result, tuple(known_secrets))
     action = clip_escaped(shown.action, 100)[0]
     where = clip_escaped(f"{shown.environment}/{shown.host}", 200)[0]
@@ -90,6 +112,7 @@ def result_message(
                 left, MAX_TEXT - 200, lambda n: f"… and {n} more"
             )
         blocks.append(_section(text))
+    blocks += snapshot_blocks(shown, restore_values)
     if note:
         blocks.append(_section(note))
     if buttons:
@@ -102,3 +125,59 @@ def result_message(
 
 def _more_steps(n: int) -> str:
     return f"… and {n} more steps"
+
+
+def snapshot_blocks(
+    result: ActionResult, values: Sequence[str | None] = ()
+) -> list[dict[str, Any]]:
+    """The snapshots ``result`` took: each named (volume, archive, size, sha256) with the
+    command that puts it back, and its "Restore this snapshot" button where ``values``
+    (aligned with ``result.snapshots``) holds a stored pending action's id."""
+    snapshots = result.snapshots
+    if not snapshots:
+        return []
+    lines = []
+    for n, snapshot in enumerate(snapshots, 1):
+        number = f"{n}. " if len(snapshots) > 1 else ""
+        size = f"{human_size(snapshot.size)}, " if snapshot.size is not None else ""
+        command = fix_command(result.environment, snapshot.restore_fix(result.host))
+        lines.append(
+            f"{number}`{clip_escaped(snapshot.volume, 255)[0]}` as it was: "
+            f"`{clip_escaped(snapshot.path, 600)[0]}` ({size}sha256 `{snapshot.sha256[:12]}…`)"
+            f"\n`{clip_escaped(command, 900)[0]}`"
+        )
+    head = "*Snapshot taken*" if len(snapshots) == 1 else f"*Snapshots taken* ({len(snapshots)})"
+    text = f":floppy_disk: {head}: put back with the button, or in a terminal with\n"
+    blocks = [_section(text + _lines(lines, MAX_TEXT - len(text), lambda k: f"… and {k} more"))]
+    buttons = [
+        restore_button(snapshot, value, result.environment, n, len(snapshots))
+        for n, (snapshot, value) in enumerate(zip(snapshots, values, strict=False))
+        if value
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "restore", "elements": buttons[:25]})
+    return blocks
+
+
+def restore_button(
+    snapshot: Snapshot, value: str, environment: str, n: int = 0, of: int = 1
+) -> dict[str, Any]:
+    """The button that puts ``snapshot`` back: destructive, so red, with a dialog saying
+    what happens."""
+    words = ACTIONS[Snapshot.RESTORE]
+    label = words.labels[0] if of == 1 else f"{words.labels[1]} {n + 1}"
+    asked = snapshot_confirmation(snapshot, environment)
+    return {
+        "type": "button",
+        "action_id": f"{RESTORE}:{n}",
+        "text": _plain(label),
+        "value": value,
+        "style": "danger",
+        "confirm": {
+            "title": _plain(clip_escaped(asked.title, MAX_CONFIRM_TITLE)[0]),
+            "text": _plain(clip_escaped(asked.text, MAX_CONFIRM_TEXT)[0]),
+            "confirm": _plain(asked.confirm),
+            "deny": _plain("Cancel"),
+            "style": "danger",
+        },
+    }
