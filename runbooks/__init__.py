@@ -1,8 +1,10 @@
 """The runbooks: checks and actions written against ``bot.framework.session.HostSession``.
 
-Every module here (not starting with ``_``) must declare ``RUNBOOK``; a package
-declares it in its ``runbook`` module. Loading fails loudly, naming the module,
-when one does not.
+Every module here (not starting with ``_``) must declare ``RUNBOOK`` (a report; a
+package declares it in its ``runbook`` module) or, named ``fix_*``, ``ACTION`` (a fix).
+One naming scheme (``bot.framework.runbook.module_for``): the module's name is the
+declared name, dots as underscores, ``fix_`` before a fix's. Loading fails loudly,
+naming the module, when a module declares neither or is named otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pkgutil
 from typing import Any
 
 from bot.framework.action import Action
-from bot.framework.runbook import Runbook, RunbookDefinitionError
+from bot.framework.runbook import Risk, Runbook, RunbookDefinitionError, module_for
 
 
 def load_runbooks() -> dict[str, Runbook[Any, Any]]:
@@ -32,6 +34,7 @@ def load_runbooks() -> dict[str, Runbook[Any, Any]]:
             )
         if runbook.name in found:
             raise RunbookDefinitionError(f"runbook name {runbook.name!r} is declared twice")
+        _named_as_declared(info.name, runbook.name, Risk.READ_ONLY)
         found[runbook.name] = runbook
     return found
 
@@ -58,5 +61,15 @@ def load_actions() -> dict[str, Action[Any]]:
         action = getattr(importlib.import_module(f"{__name__}.{info.name}"), "ACTION", None)
         if not isinstance(action, Action):
             raise RunbookDefinitionError(f"runbooks.{info.name} declares no ACTION = Action(...)")
+        _named_as_declared(info.name, action.name, action.risk)
         found[action.name] = action
     return found
+
+
+def _named_as_declared(module: str, name: str, risk: Risk) -> None:
+    """The one naming scheme: ``runbooks.<module>`` is where ``name`` must live."""
+    expected = module_for(name, risk)
+    if module != expected:
+        raise RunbookDefinitionError(
+            f"runbooks.{module} declares {name!r}, which belongs in runbooks.{expected}"
+        )

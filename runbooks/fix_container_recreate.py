@@ -67,6 +67,7 @@ from pydantic import Field, model_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
 from bot.framework.compose_cli import DRY_RUN_SINCE, parse_dry_run
+from bot.framework.runbook import Risk
 from bot.framework.session import CommandResult, HostSession
 from bot.inventory.discovery import discover_stacks
 from bot.model.docker_objects import (
@@ -929,7 +930,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=True,
+    risk=Risk.DESTRUCTIVE,
     verifies=("env.drift",),
     plan=plan,
     apply=apply,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pydantic import Field, field_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.runbook import Risk
 from bot.framework.session import Database, HostSession
 from bot.inventory.discovery import DiscoveredStack
 from bot.model.docker_objects import ContainerDetails
@@ -319,7 +320,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=False,
+    risk=Risk.CHANGE,
     verifies=("db.missing",),
     plan=plan,
     apply=apply,

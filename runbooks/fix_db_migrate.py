@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import Field, field_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.runbook import Risk
 from bot.framework.session import ExecResult, HostSession, quote_argv
 from bot.inventory.config.models import NAME_PATTERN
 from bot.inventory.discovery import DiscoveredStack
@@ -623,7 +624,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=True,
+    risk=Risk.DESTRUCTIVE,
     verifies=("db.empty", "db.migrations_pending"),
     plan=plan,
     apply=apply,

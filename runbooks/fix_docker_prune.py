@@ -13,6 +13,7 @@ import asyncio
 from contextlib import suppress
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.model.docker_objects import ContainerSummary, DiskUsage, ImageUsage
 from bot.model.errors import HostError
@@ -166,7 +167,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=True,
+    risk=Risk.DESTRUCTIVE,
     verifies=(),
     plan=plan,
     apply=apply,

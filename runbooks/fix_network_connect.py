@@ -21,6 +21,7 @@ from bot.framework.action import (
     about_container,
     single_step,
 )
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.model.errors import DockerObjectNotFound
 from bot.model.findings import Finding
@@ -92,7 +93,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=False,
+    risk=Risk.CHANGE,
     verifies=VERIFIES,
     plan=plan,
     apply=apply,

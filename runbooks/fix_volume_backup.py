@@ -20,6 +20,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, StepOutcome
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.model.findings import Finding
 from runbooks._backup import (
@@ -94,7 +95,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=False,
+    risk=Risk.CHANGE,
     verifies=(),
     plan=plan,
     apply=apply,

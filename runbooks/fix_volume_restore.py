@@ -50,6 +50,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.inventory.discovery import DiscoveredStack
 from bot.model.docker_objects import ContainerDetails, Mount, Volume
@@ -635,7 +636,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=True,
+    risk=Risk.DESTRUCTIVE,
     verifies=("volume.orphaned_data",),
     plan=plan,
     apply=apply,

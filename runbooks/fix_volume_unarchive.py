@@ -55,6 +55,7 @@ from bot.framework.action import (
     Step,
     StepOutcome,
 )
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.model.docker_objects import ContainerSummary
 from bot.model.errors import HostError
@@ -552,7 +553,7 @@ ACTION = Action(
     name=NAME,
     summary=__doc__ or "",
     params=Params,
-    destructive=True,
+    risk=Risk.DESTRUCTIVE,
     verifies=(),
     plan=plan,
     apply=apply,

@@ -7,7 +7,8 @@ An action module (``runbooks/fix_*.py``) holds a docstring, a pydantic
     async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]
     def remaining(findings: list[Finding], params: Params) -> list[Finding]
 
-and declares ``ACTION = Action(name=..., destructive=..., verifies=(codes...), ...)``.
+and declares ``ACTION = Action(name=..., risk=Risk.CHANGE|DESTRUCTIVE, verifies=(codes...), ...)``
+(the same declaration as a report's, ``bot.framework.runbook``).
 ``plan`` sees the host only through a read-only view, so planning cannot change
 anything. The executor (``bot/framework/executor.py``), not the action, decides whether
 ``apply`` runs: it re-plans first and refuses when the world moved
@@ -30,7 +31,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.framework.compose_cli import ComposeCLI, detect_compose
-from bot.framework.runbook import RunbookDefinitionError
+from bot.framework.runbook import Risk, RunbookDefinitionError, declaration_problems
 from bot.framework.session import CommandResult, Database, HostSession
 from bot.inventory.config.models import ResolvedHost
 from bot.model.docker_objects import (
@@ -278,25 +279,28 @@ class Action(Generic[P]):
     name: str
     summary: str
     params: type[P]
-    destructive: bool
+    risk: Risk  # CHANGE or DESTRUCTIVE: a fix changes something (destructive ones ask first)
     verifies: tuple[str, ...]
     plan: Callable[[ReadOnlyHost, P], Awaitable[Plan]]
     apply: Callable[[HostSession, P, Plan], Awaitable[list[StepOutcome]]]
     remaining: Callable[[list[Finding], P], list[Finding]]
 
     def __post_init__(self) -> None:
-        problems = []
-        if not (isinstance(self.params, type) and issubclass(self.params, HostParams)):
+        problems = declaration_problems(self.name, self.summary, self.params)
+        if isinstance(self.params, type) and not issubclass(self.params, HostParams):
             problems.append("params must extend bot.framework.action.HostParams")
-        elif self.params.model_config.get("extra") != "forbid":
-            problems.append("params must forbid unknown keys")
+        if self.risk is Risk.READ_ONLY:
+            problems.append("a fix changes something: its risk is CHANGE or DESTRUCTIVE")
         for name in ("plan", "apply"):
             if not inspect.iscoroutinefunction(getattr(self, name)):
                 problems.append(f"{name} is not an async function")
-        if not (self.summary or "").strip():
-            problems.append("summary (the module docstring) is empty")
         if problems:
             raise RunbookDefinitionError(f"action {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def destructive(self) -> bool:
+        """Asks for confirmation (and the environment's approval) before it runs."""
+        return self.risk is Risk.DESTRUCTIVE
 
     @property
     def title(self) -> str:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.inventory.config.models import Inventory, ResolvedHost
 from bot.model.findings import Finding
@@ -78,7 +79,7 @@ ACTION = Action(
     name="test.restart",
     summary="Restart a container (test double).",
     params=Params,
-    destructive=True,
+    risk=Risk.DESTRUCTIVE,
     verifies=("container.down",),
     plan=plan,
     apply=apply,

@@ -13,6 +13,7 @@ import yaml
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
 from bot.framework.executor import execute
+from bot.framework.runbook import Risk
 from bot.framework.session import HostSession
 from bot.inventory.config import Inventory, ResolvedHost, parse_inventory
 from bot.inventory.ownership import check_owned, shared_engine_warnings
@@ -183,7 +184,7 @@ def test_a_failed_apply_is_never_post_checked_as_a_cure(tmp_path: Path) -> None:
         return []
 
     action = Action(
-        name="test.fail", summary="Fails on purpose.", params=FailParams, destructive=False,
+        name="test.fail", summary="Fails on purpose.", params=FailParams, risk=Risk.CHANGE,
         verifies=("container.down",), plan=plan, apply=apply, remaining=remaining,
     )  # fmt: skip
     inv = inventory()
