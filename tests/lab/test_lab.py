@@ -206,8 +206,11 @@ def test_dockerd_stop_and_start(lab: Lab) -> None:
 
 
 # ---------------------------------------------------------------- scenarios
+# The lab's own check of each scenario's state. The diagnosis tests assert every finding
+# of every scenario on the same builds, so a run samples two of these (tests/conftest.py).
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_healthy(lab: Lab) -> None:
     info = lab.scenario("healthy")
     c = lab.docker("h1")
@@ -237,6 +240,7 @@ def test_scenario_healthy(lab: Lab) -> None:
         assert label == digest, f"{service} drifted in the healthy scenario"
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_s1(lab: Lab) -> None:
     info = lab.scenario("S1")
     c = lab.docker("h1")
@@ -276,6 +280,7 @@ def test_scenario_s1(lab: Lab) -> None:
         probe.remove(force=True)
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_s2(lab: Lab) -> None:
     lab.scenario("S2")
     c = lab.docker("h1")
@@ -287,6 +292,7 @@ def test_scenario_s2(lab: Lab) -> None:
     assert 'database "shop" does not exist' in logs(c, "shop_backend_1")
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_s3(lab: Lab) -> None:
     lab.scenario("S3")
     c = lab.docker("h1")
@@ -306,6 +312,7 @@ def test_scenario_s3(lab: Lab) -> None:
     assert health(c, "ventanas-test-db") == "healthy"
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_s4(lab: Lab) -> None:
     lab.scenario("S4")
     c = lab.docker("h1")
@@ -325,6 +332,7 @@ def test_scenario_s4(lab: Lab) -> None:
         out.remove(force=True)
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_s5(lab: Lab) -> None:
     info = lab.scenario("S5")
     c = lab.docker("h1")
@@ -356,6 +364,7 @@ def test_scenario_s5(lab: Lab) -> None:
         assert hashes[service] != label, f"{service}: no drift visible"
 
 
+@pytest.mark.sampled("lab-scenarios", keep=2)
 def test_scenario_s6(lab: Lab) -> None:
     info = lab.scenario("S6")
     root = lab.hosts["h2"].data_root
