@@ -13,9 +13,13 @@ import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot.framework.session import EXEC_TIMEOUT, CommandResult, Database, DockerEngine, ExecResult
+from bot.inventory.config import parse_inventory
 from bot.inventory.config.models import ResolvedHost
 from bot.model.docker_objects import (
     ContainerDetails,
@@ -42,6 +46,23 @@ def completed(
 
 def no_commands(argv: tuple[str, ...]) -> CommandResult:
     raise AssertionError(f"unexpected command: {argv}")
+
+
+SHARED_ENGINE = """
+environments:
+  prod:
+    hosts: {web1: {address: 203.0.113.10}}
+    stacks: {shop: {compose_project: shop}}
+  staging:
+    hosts: {web1: {address: 203.0.113.10}}
+    stacks: {crm: {compose_project: crm}}
+"""
+
+
+def shared_engine_host(env: str) -> ResolvedHost:
+    """``web1`` as ``env`` sees it: one engine shared by prod (stack shop) and staging (crm)."""
+    inventory = parse_inventory(yaml.safe_load(SHARED_ENGINE), source="test", base_dir=Path("/etc"))
+    return inventory.resolved_host(env, "web1")
 
 
 def fake_host(name: str = "web1", env: str = "prod") -> ResolvedHost:

@@ -12,8 +12,15 @@ from bot.operations import Textual, report_spec
 from bot.slack.commands import USAGE, CommandError, Report, parse
 from runbooks.logs import Params, by_time, run, select
 from tests.unit.diagnose.factories import container, lab_stack
-from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession, Handler, completed, no_commands
-from tests.unit.test_ps import host
+from tests.unit.fakes import (
+    CallLog,
+    FakeDocker,
+    FakeHostSession,
+    Handler,
+    completed,
+    no_commands,
+    shared_engine_host,
+)
 
 TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"  # a GitHub token's shape
 
@@ -38,7 +45,8 @@ def session(
         details={c.id: c for c in containers},
         log_text={c.id: text.get(c.name, "") for c in containers},
     )
-    return FakeHostSession(handler=handler, docker=docker, host=host("prod")), containers
+    session = FakeHostSession(handler=handler, docker=docker, host=shared_engine_host("prod"))
+    return session, containers
 
 
 def test_select_keeps_the_last_lines_that_match_and_redacts_them() -> None:

@@ -7,10 +7,7 @@ import types
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
-
 from bot.cli.parsers import build_parser
-from bot.inventory.config import ResolvedHost, parse_inventory
 from bot.inventory.discovery import discover_stacks
 from bot.model.docker_objects import ContainerDetails, ContainerSummary
 from bot.operations import Tabular, report_spec
@@ -18,22 +15,7 @@ from bot.operations.reports import spec_of
 from bot.slack.commands import USAGE, Report, parse
 from runbooks.ps import Params, PsReport, ps_report, run
 from tests.unit.diagnose.factories import NOW, ago, container, lab_stack
-from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession
-
-SHARED = """
-environments:
-  prod:
-    hosts: {web1: {address: 203.0.113.10}}
-    stacks: {shop: {compose_project: shop}}
-  staging:
-    hosts: {web1: {address: 203.0.113.10}}
-    stacks: {crm: {compose_project: crm}}
-"""
-
-
-def host(env: str) -> ResolvedHost:
-    inventory = parse_inventory(yaml.safe_load(SHARED), source="test", base_dir=Path("/etc"))
-    return inventory.resolved_host(env, "web1")
+from tests.unit.fakes import CallLog, FakeDocker, FakeHostSession, shared_engine_host
 
 
 def engine() -> list[ContainerDetails]:
@@ -50,7 +32,7 @@ def engine() -> list[ContainerDetails]:
 
 def report(env: str = "prod", **params: str) -> PsReport:
     containers = engine()
-    stacks = discover_stacks(containers, host(env).stacks, host(env))
+    stacks = discover_stacks(containers, shared_engine_host(env).stacks, shared_engine_host(env))
     return ps_report(containers, stacks, NOW, Params.model_validate(params))
 
 
@@ -100,7 +82,7 @@ async def test_one_list_and_one_inspect_per_container() -> None:
         ],
         details={c.id: c for c in containers},
     )
-    result = await run(FakeHostSession(docker=docker, host=host("prod")), Params())
+    result = await run(FakeHostSession(docker=docker, host=shared_engine_host("prod")), Params())
     assert len(result.containers) == 4
     assert docker.log.count("containers") == 1
     assert docker.log.count("inspect_container") == len(containers)
