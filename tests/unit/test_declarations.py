@@ -22,7 +22,7 @@ class Loose(BaseModel):  # unknown keys allowed: refused by every declaration
 
 
 async def plan(view: ReadOnlyHost, params: Params) -> Plan:
-    return Plan(action="test.thing", target={})
+    return Plan(action="test.thing", target={}, destructive=False)
 
 
 async def apply(session: HostSession, params: Params, plan: Plan) -> list[StepOutcome]:
