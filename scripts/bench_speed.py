@@ -13,13 +13,18 @@
   in network namespaces in front of h1's engine), new connections and warm;
   a black-holed host among 20 and how much later the others finish.
 - slack: ``stackbot serve --http`` with the Slack stand-in: 200 signed
-  ``/stack diagnose lab``, 20 at a time (ack p50/p99), then the time to the
-  report, warm; then ``/stack diagnose fan50``; peak RSS of serve (VmHWM).
+  ``/stack diagnose lab``, 20 at a time (ack p50/p99), each its own delivery (its
+  own ``trigger_id``, as Slack sends them: the same body twice is a replay, which
+  serve drops), then the time to the report, warm; then ``/stack diagnose fan50``;
+  peak RSS of serve (VmHWM); from the audit trail, how many diagnoses ran for the
+  requests (the others shared a run in flight). serve's log goes to a file.
 - counts: SSH logins (sshd's log) and Docker API requests (a counting proxy in
   front of h1's socket) per diagnosis of one host with 5 and 20 containers;
   programs executed per CLI run (strace -f).
 
-Writes markdown (default bench/speed/RESULTS.md) with the machine's description.
+Writes markdown (default bench/speed/RESULTS.md) with the machine's description;
+a run of some parts replaces only their sections of the file (each then says
+when and at which load it was measured).
 Needs root and the lab (started here when it is not running, and left as found).
 """
 
@@ -52,9 +57,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "speed" / "RESULTS.md"
 PARTS = ("counts", "manual", "fanout", "slack")
+SECTION_NUMBERS = {"manual": "1", "fanout": "2", "slack": "3", "counts": "4"}  # "## N. …"
 FAN_SIZES = [1, 5, 10, 20, 50]
 BLACK_HOLE_AMONG = 20
 SLACK_REQUESTS, SLACK_CONCURRENCY = 200, 20
+ACK_GIVE_UP = 60.0  # seconds without an HTTP answer: serve is stuck (Slack gives up at 3)
 SECRET = "bench-signing-secret"  # noqa: S105 (the stand-in's)
 VIEWER, CHANNEL = "UBENCH", "CBENCH"
 
@@ -90,6 +97,10 @@ def percentile(samples: list[float], q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def machine() -> list[str]:
@@ -131,14 +142,44 @@ class Results:
         self.sections[part] = lines
         print("\n".join(lines), flush=True)
 
-    def write(self, path: Path, header: list[str]) -> None:
+    def write(self, path: Path, header: list[str], *, only_these: bool = False) -> None:
+        """The whole file; ``only_these`` (some parts were run): the sections of the others
+        are kept from the file as it is, and those run now say when and how they ran."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = ["# stackbot speed (scripts/bench speed)", "", *header, ""]
-        for part in PARTS:
-            if part in self.sections:
-                body += [*self.sections[part], ""]
-        path.write_text("\n".join(body))
+        title = ["# stackbot speed (scripts/bench speed)", ""]
+        sections = {part: self.sections[part] for part in PARTS if part in self.sections}
+        if only_these and path.exists():
+            kept_header, kept = split_sections(path.read_text())
+            for part, lines in sections.items():
+                kept[part] = [lines[0], "", *header, *lines[1:]]
+            sections, header = kept, kept_header
+        body = [*title, *header, ""]
+        for lines in sections.values():
+            body += [*lines, ""]
+        path.write_text("\n".join(body).rstrip("\n") + "\n")
         print(f"written: {path}")
+
+
+def split_sections(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(the lines under the title, before the first section; each ``## N.`` section by
+    part, in the file's order, trailing blank lines dropped)."""
+    header: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current: list[str] = header
+    for line in text.splitlines():
+        if line.startswith("# "):
+            continue
+        if line.startswith("## "):
+            number = line[3:].split(".", 1)[0]
+            part = next((p for p, n in SECTION_NUMBERS.items() if n == number), line)
+            current = sections.setdefault(part, [])
+        current.append(line)
+    for lines in (header, *sections.values()):
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+    return header, sections
 
 
 # ------------------------------------------------------------------ the lab
@@ -393,7 +434,8 @@ async def part_slack(bench: Bench, fan: Any | None) -> list[str]:
         path = bench.inventory("serve.yaml", **extra)
     port = _free_port()
     lines = ["## 3. Slack: `stackbot serve --http`", ""]
-    with SlackStub() as stub:
+    log_path = bench.dir / "serve.log"
+    with SlackStub() as stub, log_path.open("wb") as log:
         env = {
             **os.environ,
             "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
@@ -405,28 +447,49 @@ async def part_slack(bench: Bench, fan: Any | None) -> list[str]:
         serve = subprocess.Popen(  # noqa: ASYNC220 (started once, stopped by signal)
             [sys.executable, "-m", "bot.cli", "--config", str(path), "serve", "--http",
              "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            # a file, never a pipe nobody reads: once the pipe is full serve blocks
+            # writing its log and answers nothing more
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}/slack/events"
-            await _wait_port(port, serve)
-            async with aiohttp.ClientSession() as client:
+            await _wait_port(port, serve, log_path)
+            sent_count = 0
+            timeout = aiohttp.ClientTimeout(total=ACK_GIVE_UP)
+            async with aiohttp.ClientSession(timeout=timeout) as client:
 
                 async def post(text: str) -> float:
-                    body = slash_command_body(text, user_id=VIEWER, channel_id=CHANNEL)
+                    nonlocal sent_count
+                    sent_count += 1  # each command its own trigger_id: its own delivery
+                    body = slash_command_body(
+                        text, user_id=VIEWER, channel_id=CHANNEL,
+                        trigger_id=f"{sent_count}.{os.getpid()}.bench",
+                    )  # fmt: skip
                     started = time.perf_counter()
-                    async with client.post(
-                        url, data=body, headers=signed_headers(body, SECRET)
-                    ) as r:
-                        await r.read()
-                        assert r.status == 200, r.status
+                    try:
+                        async with client.post(
+                            url, data=body, headers=signed_headers(body, SECRET)
+                        ) as r:
+                            await r.read()
+                            assert r.status == 200, r.status
+                    except TimeoutError as exc:
+                        raise RuntimeError(
+                            f"serve did not answer request {sent_count} within {ACK_GIVE_UP:g} "
+                            f"s; its log ends:\n{_tail(log_path)}"
+                        ) from exc
                     return time.perf_counter() - started
 
                 def reports() -> int:  # the progress message edited into the report
                     return sum(1 for c in stub.calls("chat.update") if c.body.get("blocks"))
 
+                def errors() -> list[str]:  # a request that failed: told so, ephemerally
+                    return [str(c.body.get("text")) for c in stub.calls("chat.postEphemeral")]
+
+                def answered() -> int:
+                    return reports() + len(errors())
+
                 await post("diagnose lab")  # warms the pool
-                await _until(lambda: reports() >= 1, 120)
+                await _until(lambda: reports() >= 1, 120, log_path)
                 base_rss = rss_peak_mb(serve.pid)
                 gate = asyncio.Semaphore(SLACK_CONCURRENCY)
 
@@ -434,25 +497,27 @@ async def part_slack(bench: Bench, fan: Any | None) -> list[str]:
                     async with gate:
                         return await post("diagnose lab")
 
+                load_before = load_average()
                 started = time.perf_counter()
                 acks = await asyncio.gather(*(limited() for _ in range(SLACK_REQUESTS)))
                 sent = time.perf_counter() - started
-                await _until(lambda: reports() >= SLACK_REQUESTS + 1, 900)
+                await _until(lambda: answered() >= SLACK_REQUESTS + 1, 900, log_path)
                 drained = time.perf_counter() - started
+                load_after = load_average()
                 burst_rss = rss_peak_mb(serve.pid)
                 to_report: list[float] = []
                 for _ in range(bench.runs):
-                    before = reports()
+                    before = answered()
                     begun = time.perf_counter()
                     await post("diagnose lab")
-                    await _until(_more_than(reports, before), 120)
+                    await _until(_more_than(answered, before), 120, log_path)
                     to_report.append(time.perf_counter() - begun)
                 fan_line = ""
                 if fan is not None:
-                    before = reports()
+                    before = answered()
                     begun = time.perf_counter()
                     await post("diagnose fan50")
-                    await _until(lambda: reports() > before, 300)
+                    await _until(lambda: answered() > before, 300, log_path)
                     fan_line = (
                         f"- `/stack diagnose fan50` (50 hosts, new connections) to its report: "
                         f"{ms(time.perf_counter() - begun)}; serve's peak RSS after it "
@@ -465,7 +530,9 @@ async def part_slack(bench: Bench, fan: Any | None) -> list[str]:
                 f"- ack (HTTP 200 to the slash command): p50 **{ms(percentile(acks, 50))}**, "
                 f"p99 **{ms(percentile(acks, 99))}**, max {ms(max(acks))} (target p99 ≤ 50 ms); "
                 f"all {SLACK_REQUESTS} sent in {sent:.1f} s",
-                f"- all {SLACK_REQUESTS} reports posted {drained:.1f} s after the first request",
+                f"- all {SLACK_REQUESTS} answered {drained:.1f} s after the first request; "
+                f"load average (1 / 5 / 15 min) {load_before} when the burst began, "
+                f"{load_after} when the last report was posted",
                 f"- time to the report, warm (one request at a time, n={bench.runs}): median "
                 f"**{ms(median(to_report))}**, min {ms(min(to_report))}",
                 f"- serve's peak RSS (VmHWM): {base_rss:.0f} MB after the first diagnosis, "
@@ -473,13 +540,61 @@ async def part_slack(bench: Bench, fan: Any | None) -> list[str]:
             ]
             if fan_line:
                 lines.append(fan_line)
+            failed = Counter(errors())
+            if failed:
+                said = "; ".join(f"{n} x `{text[:160]}`" for text, n in failed.most_common(3))
+                lines.append(
+                    f"- **{sum(failed.values())} requests got an error instead of their "
+                    f"report**: {said}"
+                )
         finally:
             serve.send_signal(signal.SIGTERM)
             try:
                 serve.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 serve.kill()
+                serve.wait()
+    lines += [await _diagnoses_run(path), _log_summary(log_path)]
     return lines
+
+
+def _log_summary(path: Path) -> str:
+    """serve's warnings and errors, the most frequent first (numbers and ids masked)."""
+    found: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        level = next((w for w in (" WARNING ", " ERROR ") if w in line), None)
+        if level is not None:
+            message = line.split(level, 1)[1]
+            found[level.strip() + " " + re.sub(r"[0-9a-f]{6,}|\d+", "N", message)[:90]] += 1
+    if not found:
+        return "- serve's log: no warnings, no errors"
+    top = "; ".join(f"{count} x `{message}`" for message, count in found.most_common(4))
+    return f"- serve's log: {sum(found.values())} warnings and errors: {top}"
+
+
+async def _diagnoses_run(path: Path) -> str:
+    """How many diagnoses serve ran for the requests, from its audit rows (a request that
+    shared a run in flight names it in ``shared_with``)."""
+    from bot.inventory.config import load_inventory
+    from bot.stores.audit.setup import open_trail
+    from bot.stores.audit.store import RowFilter
+
+    async with open_trail(load_inventory(path)) as trail:
+        if trail.store is None:
+            return "- (the audit database did not start: diagnoses not counted)"
+        rows = await trail.store.rows(RowFilter(action="diagnose"))
+    requested = sum(1 for r in rows if r.kind == "requested")
+    diagnosed = [r for r in rows if r.kind == "diagnosed"]
+    shared = sum(1 for r in diagnosed if "shared_with" in r.details)
+    return (
+        f"- audit trail: {requested} diagnoses requested, {len(diagnosed)} answered "
+        f"(`diagnosed` rows); **{len(diagnosed) - shared} runs**, the other {shared} "
+        "shared a run in flight"
+    )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _free_port() -> int:
@@ -488,13 +603,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+async def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            raise RuntimeError(f"serve exited: {_tail(log)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         await asyncio.sleep(0.1)
@@ -505,11 +618,11 @@ def _more_than(count: Callable[[], int], before: int) -> Callable[[], bool]:
     return lambda: count() > before
 
 
-async def _until(predicate: Callable[[], bool], timeout: float) -> None:
+async def _until(predicate: Callable[[], bool], timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise TimeoutError("waited too long")
+            raise TimeoutError(f"waited {timeout:g} s; serve's log ends:\n{_tail(log)}")
         await asyncio.sleep(0.005)
 
 
@@ -715,7 +828,7 @@ def main(argv: list[str]) -> None:
     try:
         asyncio.run(_run(bench, parts, results))
     finally:
-        results.write(args.out, header)
+        results.write(args.out, header, only_these=parts != PARTS)
         shutil.rmtree(work, ignore_errors=True)
         if started_here:
             lab.stop()

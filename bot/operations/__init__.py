@@ -24,9 +24,16 @@ The rows, the same from every surface (docs/AUDIT.md):
 ``reports`` describes every report runbook from its ``Params`` (words, options,
 usage, permission), so the front ends need no code of their own for a new one;
 ``tables`` is the neutral shape a report's result may take (a table, or lines).
+
+Under a flood (two hundred ``/stack diagnose prod`` in a minute): ``coalesce``
+lets identical diagnoses and button plans in flight share one run (every
+request keeps its own rows; a shared ``diagnosed`` row names the run's owner in
+``shared_with``), and ``limits`` runs at most ``RUNS_PER_ENVIRONMENT`` at once
+per environment, the rest queued in order.
 """
 
 from bot.operations.fixes import REPORT_FIXES, FixRequest, post_check_findings
+from bot.operations.limits import RUNS_PER_ENVIRONMENT
 from bot.operations.params import validated
 from bot.operations.reports import Option, ReportSpec, report_spec, report_specs
 from bot.operations.requester import WATCHER, Requester
@@ -35,6 +42,7 @@ from bot.operations.tables import Tabular, Textual, render_outcome
 
 __all__ = [
     "REPORT_FIXES",
+    "RUNS_PER_ENVIRONMENT",
     "WATCHER",
     "FixRequest",
     "Operations",

@@ -5,11 +5,19 @@ transport every request shares (its SSH pool: connections reused, closed by
 the idle reaper), the audit trail and the lock directory. Every method takes
 the ``Requester`` and writes the request's audit rows; the front ends parse
 and render only. See ``bot/operations/__init__.py`` for the rows.
+
+Under load: identical diagnoses (and identical button plans) in flight at once
+share one run (``coalesce.py``; each request still writes its own rows, a
+shared one naming the run's owner in ``shared_with``), every run takes a slot
+of its environment first (``limits.py``), and read-only requests' rows are
+written a few at a time (``rows.py``), so a flood queues.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import cached_property
 from pathlib import Path
@@ -24,22 +32,25 @@ from bot.framework.executor import Sessions, execute, plan_action
 from bot.inventory.config.models import Inventory
 from bot.model.diagnosis import DiagnosisReport, build_report
 from bot.model.errors import HostError, TargetGone, UsageError
-from bot.model.outcome import HostOutcome, RunOutcome
+from bot.model.outcome import RunOutcome
+from bot.operations.coalesce import HostDone, SharedRuns
 from bot.operations.fixes import REPORT_FIXES, FixRequest, post_check_findings, record
+from bot.operations.limits import RUNS_PER_ENVIRONMENT, EnvironmentLimits
 from bot.operations.params import validated
 from bot.operations.reports import report_spec
 from bot.operations.requester import Requester
+from bot.operations.rows import RowQueue
 from bot.stores.audit.trail import AuditRequest, AuditTrail
 from bot.transport import Transport
 from runbooks import load_actions, load_runbook
-
-HostDone = Callable[[HostOutcome[Any]], Awaitable[None]]
 
 
 class Operations:
     """The workflows under every front end. ``transport``: the one every request shares
     (``serve``, the watcher's loop, one CLI command). Without it each operation opens a
-    transport of its own and closes it when done (a library caller, a test)."""
+    transport of its own and closes it when done (a library caller, a test).
+    ``runs_per_environment``: how many runs (runbooks, button plans) of one environment
+    go at once; the others wait their turn."""
 
     def __init__(
         self,
@@ -48,6 +59,7 @@ class Operations:
         trail: AuditTrail | None,
         lock_dir: Path | None = None,
         transport: Sessions | None = None,
+        runs_per_environment: int = RUNS_PER_ENVIRONMENT,
     ) -> None:
         self.inventory = inventory
         self.trail = trail
@@ -55,6 +67,13 @@ class Operations:
             inventory.data_dir / "locks" if inventory.data_dir else default_lock_dir()
         )
         self.transport = transport
+        self.limits = EnvironmentLimits(runs_per_environment)
+        self._diagnoses: SharedRuns[DiagnosisReport] = SharedRuns()
+        self._plans: SharedRuns[Plan] = SharedRuns()
+        # fixes applied (or tried) per environment: a run from before one is never shared
+        # with a request made after it (the report after a fix must see the fix)
+        self._changes: Counter[str] = Counter()
+        self.rows = RowQueue()  # read-only requests' rows: a flood's wait in order
 
     @asynccontextmanager
     async def _sessions(self) -> AsyncIterator[Sessions]:
@@ -84,7 +103,7 @@ class Operations:
         hosts: Sequence[str],
         on_host_done: HostDone | None = None,
     ) -> RunOutcome[Any]:
-        async with self._sessions() as transport:
+        async with self.limits.slot(env), self._sessions() as transport:
             # bot.framework.engine asks a transport for sessions only; any ``Sessions`` serves
             return await run_runbook(
                 cast(Transport, transport),
@@ -108,25 +127,34 @@ class Operations:
         deadline: float = 60.0,
         on_host_done: HostDone | None = None,
     ) -> DiagnosisReport:
-        """Rows: ``requested`` (hosts) → ``diagnosed`` (verdict, counts, codes, finding ids)."""
+        """Rows: ``requested`` (hosts) → ``diagnosed`` (verdict, counts, codes, finding ids;
+        ``shared_with``: the correlation id of the request whose run this one shared).
+
+        A diagnosis of the same hosts, stack and deadline already in flight is joined
+        (``coalesce.py``) unless a fix of the environment ended since it started."""
         params = validated(load_runbook("diagnose").params, {"stack": stack, "deadline": deadline})
         resolved = environment_hosts(self.inventory, env, hosts)
         request = self._request(who, env, "diagnose", stack=stack)
-        await record(request, "requested", {"hosts": [h.name for h in resolved]})
-        outcome = await self._run(env, "diagnose", params, hosts, on_host_done)
-        report = build_report(outcome)
-        await record(
-            request,
-            "diagnosed",
-            {
-                "verdict": str(report.verdict),
-                "counts": report.counts,
-                "codes": sorted({f.code for f in report.findings}),
-                "findings": [f.id for f in report.findings],
-                "unreached": [h.host for h in report.hosts if not h.reached],
-                "duration": round(report.duration, 3),
-            },
-        )
+        await self.rows.record(request, "requested", {"hosts": [h.name for h in resolved]})
+        key = (env, stack, tuple(h.name for h in resolved), deadline, self._changes[env])
+
+        async def run(host_done: HostDone) -> DiagnosisReport:
+            return build_report(await self._run(env, "diagnose", params, hosts, host_done))
+
+        owner = str(request.correlation_id) if request is not None else None
+        shared = await self._diagnoses.run(key, run, owner=owner, on_host_done=on_host_done)
+        report = shared.result
+        details: dict[str, Any] = {
+            "verdict": str(report.verdict),
+            "counts": report.counts,
+            "codes": sorted({f.code for f in report.findings}),
+            "findings": [f.id for f in report.findings],
+            "unreached": [h.host for h in report.hosts if not h.reached],
+            "duration": round(report.duration, 3),
+        }
+        if shared.shared_with is not None:
+            details["shared_with"] = shared.shared_with
+        await self.rows.record(request, "diagnosed", details)
         return report
 
     async def report(
@@ -138,7 +166,7 @@ class Operations:
         params = spec.validate(dict(given or {}))
         resolved = environment_hosts(self.inventory, env, hosts)
         request = self._request(who, env, name)
-        await record(
+        await self.rows.record(
             request,
             "requested",
             {
@@ -148,7 +176,7 @@ class Operations:
             },
         )
         outcome = await self._run(env, name, params, hosts)
-        await record(
+        await self.rows.record(
             request,
             "finished",
             {
@@ -162,7 +190,7 @@ class Operations:
 
     async def deny(self, who: Requester, env: str, what: str, reason: str) -> None:
         """A refusal (no role, not allowed): one ``denied`` row."""
-        await record(self._request(who, env, what), "denied", {"reason": reason})
+        await self.rows.record(self._request(who, env, what), "denied", {"reason": reason})
 
     # --- fixes --------------------------------------------------------------------------
 
@@ -189,11 +217,18 @@ class Operations:
         return self.actions[name]
 
     async def plan_fix(self, env: str, name: str, given: Mapping[str, Any]) -> Plan:
-        """A plan to show (a Slack button's), no rows: the request starts when it is used."""
+        """A plan to show (a Slack button's), no rows: the request starts when it is used.
+        The same plan asked for while one is being made is that one (``coalesce.py``)."""
         action = self.action(name)
         params = validated(action.params, dict(given))
-        async with self._sessions() as transport:
-            return await plan_action(transport, self.inventory, env, action, params)
+        shape = json.dumps(params.model_dump(mode="json"), sort_keys=True)
+        key = (env, name, shape, self._changes[env])
+
+        async def run(_: HostDone) -> Plan:
+            async with self.limits.slot(env), self._sessions() as transport:
+                return await plan_action(transport, self.inventory, env, action, params)
+
+        return (await self._plans.run(key, run)).result
 
     async def propose_fix(
         self,
@@ -249,6 +284,12 @@ class Operations:
     ) -> ActionResult:
         """``confirmed`` (durable), then under the environment's lock the executor re-plans
         (``PlanStale`` when the host changed), applies and runs the post-check."""
+        try:
+            return await self._apply(fix, by=by, how=how, lock_wait=lock_wait)
+        finally:  # what was read before now may be out of date: no run from before is shared
+            self._changes[fix.environment] += 1
+
+    async def _apply(self, fix: FixRequest, *, by: str, how: str, lock_wait: float) -> ActionResult:
         async with _failures_recorded(fix.audit), self._sessions() as transport:
             await record(fix.audit, "confirmed", {"by": by, "how": how}, durable=True)
             return await execute(

@@ -7,7 +7,8 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import psycopg
 from aiohttp import web
@@ -22,6 +23,8 @@ from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 from bot.stores.audit.errors import AuditUnavailable
 from bot.stores.audit.setup import data_dir, open_trail
+from bot.stores.audit.store import AuditStore
+from bot.stores.audit.trail import AuditTrail
 from bot.stores.pending import PendingActions
 from bot.transport import Transport
 
@@ -48,7 +51,11 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     # One transport for the life of the process: every request, the incident desk and the
     # watcher share its SSH connections, which its reaper closes after ssh.idle_close unused.
-    async with open_trail(inventory, environ) as trail, Transport(inventory.ssh) as transport:
+    async with (
+        open_trail(inventory, environ) as trail,
+        Transport(inventory.ssh) as transport,
+        delivery_claims(trail) as claims,
+    ):
         bot = SlackBot(
             inventory,
             settings,
@@ -56,6 +63,8 @@ async def serve(
             lock_dir=data_dir(inventory, environ) / "locks",
             transport=transport,
         )
+        if claims is not None:
+            bot.deliveries.store = claims
         await bot.refresh_groups()  # so the first /stack is acked without waiting for Slack
         web_app = bot.app.server(port=port, path=EVENTS_PATH, host=host).web_app if http else None
         token = environ.get(ALERT_TOKEN_VARIABLE, "")
@@ -101,6 +110,23 @@ async def serve(
                 await runner.cleanup()
             await asyncio.gather(*background, return_exceptions=True)
             await bot.drain()
+
+
+CLAIM_CONNECTIONS = 10  # a burst's acks claim their deliveries side by side
+
+
+@asynccontextmanager
+async def delivery_claims(trail: AuditTrail) -> AsyncIterator[AuditStore | None]:
+    """The delivery claims' own connections to the audit database. A claim is made before
+    the ack; on the trail's pool (four connections) it would queue behind the audit rows
+    and stored plans a burst of requests writes, and the ack with it (seconds: Slack gives
+    up after three). None without a database (claims stay in memory)."""
+    if trail.store is None:
+        yield None
+        return
+    async with AuditStore(trail.store.conninfo, label=trail.store.label) as store:
+        await store.pool.resize(2, CLAIM_CONNECTIONS)
+        yield store
 
 
 def alert_environments(inventory: Inventory) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,12 +12,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bot.inventory.config import load_inventory
+from bot.stores.audit.record import AuditRow
+from bot.stores.audit.setup import open_trail
+from bot.stores.audit.store import RowFilter
 from tests.integration.inventories import lab_host, state_dir, write_inventory
 from tests.lab.lab import Lab
 from tests.slackstub.fixtures import slack_api
@@ -211,3 +218,47 @@ def test_serve_keeps_one_ssh_connection_across_commands(
     print(f"logins: first {first}, second {second}, after idle_close {third}")
     print(f"reports: {first_header!r} · {second_header!r} · {third_header!r}")
     assert (first, second, third) == (1, 0, 1)
+
+
+@pytest.mark.lab
+def test_a_burst_of_one_diagnosis_shares_runs_and_answers_every_request(
+    lab: Lab, tmp_path: Path, slack_api: SlackStub
+) -> None:
+    """Ten `/stack diagnose lab` sent at once (ten deliveries: their own trigger_id): each
+    is acked and gets its own report and its own audit rows, but those in flight together
+    ran one diagnosis: the others name its request in ``shared_with``."""
+    inventory = write_inventory(
+        tmp_path / "lab.yaml",
+        lab,
+        {"lab": {"hosts": {"h1": lab_host(lab, "h1")}, "access": {"viewer": ["UBURST"]}}},
+    )
+    count = 10
+    with serving(tmp_path, slack_api, inventory) as port:
+        url = f"http://127.0.0.1:{port}/slack/events"
+
+        def send(n: int) -> int:
+            body = slash_command_body(
+                "diagnose lab", user_id="UBURST", channel_id="COPS", trigger_id=f"burst{n}"
+            )
+            return post(url, body, signed_headers(body, SECRET))[0]
+
+        with ThreadPoolExecutor(count) as pool:
+            assert list(pool.map(send, range(count))) == [200] * count
+        assert len(wait_for_reports(slack_api, count, timeout=180)) == count
+    rows = asyncio.run(diagnose_rows(inventory))
+    requests: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        requests[str(row.correlation_id)].append(row.kind)
+    assert list(requests.values()) == [["requested", "diagnosed"]] * count
+    diagnosed = [r for r in rows if r.kind == "diagnosed"]
+    shared = [r for r in diagnosed if "shared_with" in r.details]
+    owners = {str(r.correlation_id) for r in diagnosed if "shared_with" not in r.details}
+    assert shared, "ten identical requests at once, and not one shared a run"
+    assert {r.details["shared_with"] for r in shared} <= owners
+    assert {r.details["verdict"] for r in diagnosed} == {diagnosed[0].details["verdict"]}
+
+
+async def diagnose_rows(inventory: Path) -> list[AuditRow]:
+    async with open_trail(load_inventory(inventory)) as trail:
+        assert trail.store is not None
+        return await trail.store.rows(RowFilter(action="diagnose", actor="UBURST"))
