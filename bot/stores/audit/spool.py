@@ -81,24 +81,46 @@ class Spool:
         return decode_lines(self.path.read_bytes())
 
     async def replay(self, insert: Callable[[AuditRecord], Awaitable[Any]]) -> int:
-        """Insert every spooled record with ``insert``; empty the spool once all are in.
+        """Insert every spooled record with ``insert``; drop them from the spool once all
+        are in (rows spooled meanwhile stay).
 
-        Returns how many records were replayed (0 when another process is replaying).
+        Returns how many records were replayed (0 when another replay is under way). The
+        spool's own lock is never held across an ``await``: ``append`` takes it, blocking,
+        on the event loop's thread, so a replay holding it while it waits for the database
+        would stop the process for good. Replays exclude each other with a lock of their
+        own (``<spool>.replay``), taken without waiting.
         """
         if not self.path.exists() or self.path.stat().st_size == 0:
             return 0
-        fd = self._open()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        guard = os.open(
+            self.path.with_name(self.path.name + ".replay"), os.O_RDWR | os.O_CREAT, 0o600
+        )
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return 0
-            size = os.fstat(fd).st_size
-            records = decode_lines(os.pread(fd, size, 0))
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                records = decode_lines(os.pread(fd, size, 0))
+            finally:
+                os.close(fd)  # unlocks
             for record in records:
                 await insert(record)
-            os.ftruncate(fd, 0)
-            os.fsync(fd)
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                now = os.fstat(fd).st_size
+                newer = os.pread(fd, now - size, size) if now > size else b""
+                os.ftruncate(fd, 0)
+                if newer:
+                    os.write(fd, newer)  # O_APPEND: at the start of the emptied file
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             return len(records)
         finally:
-            os.close(fd)
+            os.close(guard)

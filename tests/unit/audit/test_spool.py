@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import uuid
 from pathlib import Path
 
@@ -65,3 +67,37 @@ async def test_a_failed_replay_keeps_every_line(tmp_path: Path) -> None:
         await spool.replay(flaky)
     assert len(spool.pending()) == 3  # the store skips the ids it has on the next replay
     assert await spool.replay(flaky) == 3
+
+
+def test_an_append_while_a_replay_waits_for_the_database_neither_blocks(tmp_path: Path) -> None:
+    """``append`` locks the spool on the event loop's thread; a replay that held that lock
+    while awaiting the database froze the process for good (seen under a burst in serve).
+    Run on a thread of its own, so a regression fails here instead of hanging pytest."""
+    spool = Spool(tmp_path / "spool.jsonl")
+    first, second, third = record(1), record(2), record(3)
+    spool.append(first)
+    inserted: list[AuditRecord] = []
+
+    async def scenario() -> int:
+        database = asyncio.Event()
+
+        async def slow_insert(r: AuditRecord) -> None:
+            await database.wait()  # the pool is busy: the insert waits for a connection
+            inserted.append(r)
+
+        replay = asyncio.ensure_future(spool.replay(slow_insert))
+        await asyncio.sleep(0.05)  # the replay has read the spool and waits on the database
+        assert await spool.replay(slow_insert) == 0  # a second replay does not wait
+        asyncio.get_running_loop().call_later(0.2, database.set)
+        spool.append(second)  # another row spooled meanwhile, on the loop's thread
+        return await replay
+
+    results: list[int] = []
+    worker = threading.Thread(target=lambda: results.append(asyncio.run(scenario())), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "append blocked behind the replay: the process would freeze"
+    assert results == [1] and inserted == [first]
+    assert spool.pending() == [second]  # the row appended meanwhile stays for the next replay
+    spool.append(third)
+    assert [r.details["n"] for r in spool.pending()] == [2, 3]
