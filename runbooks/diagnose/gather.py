@@ -19,9 +19,11 @@ config`` fails gets one ``stat`` of its ``env_file:`` entries (``env.file_missin
 
 The services a compose project defines now: when the host has compose projects
 whose containers name their working dir and compose files, the compose CLI is
-found once per connection (``bot.framework.compose_cli.detect_compose``: the v2 plugin,
-else ``docker-compose``, v1 or v2's standalone), then one command per project,
-at once, each within the session's command timeout::
+found once per connection, starting as soon as the container list is in
+(``bot.framework.compose_cli.compose_for_reading``: the v2 plugin's own program
+where the docker CLI would find it, else what ``detect_compose`` finds: the v2
+plugin, else ``docker-compose``, v1 or v2's standalone), then one command per
+project, at once, each within the session's command timeout::
 
     env DOCKER_HOST=… COMPOSE_PROFILES=* COMPOSE -p P --project-directory DIR -f FILE…
         [--env-file FILE…] config --services [--no-interpolate]
@@ -31,6 +33,9 @@ env files compose recorded, interpolated as at deploy time, and again with
 ``--no-interpolate`` when a variable is missing). Only
 service names are kept; when it fails (files gone, no compose, invalid YAML)
 the reason is kept instead, one line, redacted, and nothing is judged from it.
+Beside it, compose's dry run of ``up`` (v2 ≥ 2.20; v1: ``config --hash=*``) says
+which containers the files would recreate, and the compose files themselves are
+read (never run) for what ``config --services`` does not say.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from typing import Any, TypeVar
 from bot.framework.compose_cli import (
     DRY_RUN_SINCE,
     ComposeCLI,
-    detect_compose,
+    compose_for_reading,
     parse_dry_run,
     prefetch_compose,
 )
@@ -63,7 +68,6 @@ from bot.model.docker_objects import (
     COMPOSE_CONFIG_HASH,
     COMPOSE_WORKING_DIR,
     ContainerDetails,
-    ContainerSummary,
     DiskUsage,
 )
 from bot.model.errors import (
@@ -74,7 +78,7 @@ from bot.model.errors import (
 from bot.redaction.redact import redact_text
 from runbooks import disk
 from runbooks._compose import V1, compose_prefix
-from runbooks._compose_files import compose_file_facts
+from runbooks._compose_files import ComposeFileFacts, compose_file_facts
 from runbooks._stacks import (
     answering,
     container_address,
@@ -128,14 +132,13 @@ async def gather_facts(
     docker = session.docker
     try:
         async with asyncio.timeout(deadline):
-            summaries, info, networks, usage, uptime = await asyncio.gather(
+            containers, info, networks, usage, uptime = await asyncio.gather(
                 _listed(session),
                 docker.info(),
                 docker.networks(),
                 docker.disk_usage(),
                 _uptime(session),
             )
-            containers = await inspect_existing(docker.inspect_container, (c.id for c in summaries))
     except TimeoutError as exc:
         raise DeadlineExceeded(
             host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
@@ -216,15 +219,17 @@ async def gather_facts(
     )
 
 
-async def _listed(session: HostSession) -> list[ContainerSummary]:
-    """Every container; when one was deployed by compose from files on the host, the
-    compose CLI's detection starts now, so its start-up overlaps the inspections."""
+async def _listed(session: HostSession) -> list[ContainerDetails]:
+    """Every container, then each one inspected (without waiting for the engine's other
+    answers: ``/system/df`` can take longer than the list); when one was deployed by
+    compose from files on the host, the compose CLI's detection starts as soon as the
+    list is in, so its start-up overlaps the inspections."""
     summaries = await session.docker.containers(all=True)
     if any(
         c.labels.get(COMPOSE_WORKING_DIR) and c.labels.get(COMPOSE_CONFIG_FILES) for c in summaries
     ):
         prefetch_compose(session)
-    return summaries
+    return await inspect_existing(session.docker.inspect_container, (c.id for c in summaries))
 
 
 async def _run_steps(
@@ -382,6 +387,8 @@ async def _env_file(session: HostSession, path: str) -> EnvFileFacts:
         raw = await session.read_file(path, max_bytes=256 * 1024)
     except HostError as exc:
         return EnvFileFacts(path=path, error=f"cannot read {path}: {exc.detail.splitlines()[-1]}")
+    except OSError as exc:  # a session that reads this machine's files
+        return EnvFileFacts(path=path, error=f"cannot read {path}: {exc.strerror or exc}")
     return EnvFileFacts(path=path, values=parse_env_file(raw.decode("utf-8", errors="replace")))
 
 
@@ -697,7 +704,7 @@ async def _compose_services(
         if s not in ready
     ]
     if ready:
-        found = await detect_compose(session)
+        found = await compose_for_reading(session)
         if found is None:
             why = "the host has neither `docker compose` (v2) nor `docker-compose` (v1)"
             out += [failed(s, why) for s in ready]
@@ -712,9 +719,8 @@ async def _defined_services(
     session: HostSession, found: ComposeCLI, stack: DiscoveredStack, secrets: set[str]
 ) -> ComposeServices:
     assert stack.working_dir is not None
-    compose = found.argv
     argv = compose_prefix(
-        compose,
+        found.direct_argv,  # read-only: the plugin's own program when found (compose_cli)
         socket=session.host.docker_socket,
         project=stack.project,
         working_dir=stack.working_dir,
@@ -730,7 +736,10 @@ async def _defined_services(
         config_files=stack.config_files,
         services=None,
     )
+    # all at once: compose's dry run, and the compose files (then each service's env
+    # files) read while compose starts; what is read is kept only when needed
     staleness = asyncio.ensure_future(_stale(session, found, argv, stack))
+    files = asyncio.ensure_future(_read_compose_files(session, stack))
     try:
         result = await session.run([*argv, "config", "--services"], check=False)
         if not result.ok and result.exit_status != _NOT_FOUND:
@@ -741,44 +750,52 @@ async def _defined_services(
             result = raw if raw.ok else result
     except HostError as exc:
         staleness.cancel()
+        files.cancel()
+        await asyncio.gather(staleness, files, return_exceptions=True)
         return base.model_copy(update={"error": _one_line(exc.detail, secrets)})
-    stale, stale_by = await staleness
+    (stale, stale_by), (read_files, env_files) = await asyncio.gather(staleness, files)
     base = base.model_copy(update={"stale": stale, "stale_by": stale_by})
-    if result.exit_status == _NOT_FOUND and compose == V1:
+    if result.exit_status == _NOT_FOUND and found.argv == V1:
         why = "the host has neither `docker compose` (v2) nor `docker-compose` (v1)"
         return base.model_copy(update={"error": why})
     if not result.ok:
         said = _one_line(result.stderr or result.stdout, secrets) or "no output"
         why = f"`compose config --services` exited with status {result.exit_status}: {said}"
         # compose fails on a required env_file that is not there: say which (one stat)
-        missing = await _missing_env_files(session, stack)
+        missing = await _missing_env_files(session, read_files)
         return base.model_copy(update={"error": why, "missing_env_files": missing})
     names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     if not names or not all(_SERVICE_NAME.match(n) for n in names):
         why = "`compose config --services` did not print a list of service names"
         return base.model_copy(update={"error": why})
-    read_files = await compose_file_facts(session.read_file, stack.config_files, stack.project)
-    per_service = read_files.env_files
-    paths = sorted({p for files in per_service.values() for p in files} - set(stack.env_files))
-    read = await asyncio.gather(*(_env_file(session, p) for p in paths))
     return base.model_copy(
         update={
             "services": tuple(sorted(set(names))),
             "named_volumes": read_files.named_volumes,
-            "service_env_files": per_service,
+            "service_env_files": read_files.env_files,
             "service_environment_keys": read_files.environment_keys,
-            "env_files_read": tuple(read),
+            "env_files_read": env_files,
             "expected_networks": read_files.networks,
             "optional_env_files": tuple(sorted(read_files.optional_env_files)),
         }
     )
 
 
-async def _missing_env_files(
+async def _read_compose_files(
     session: HostSession, stack: DiscoveredStack
+) -> tuple[ComposeFileFacts, tuple[EnvFileFacts, ...]]:
+    """What the project's compose files say (read, never run), and each service's own
+    ``env_file:`` entries that are not the project's env files, read."""
+    read_files = await compose_file_facts(session.read_file, stack.config_files, stack.project)
+    per_service = read_files.env_files
+    paths = sorted({p for files in per_service.values() for p in files} - set(stack.env_files))
+    return read_files, tuple(await asyncio.gather(*(_env_file(session, p) for p in paths)))
+
+
+async def _missing_env_files(
+    session: HostSession, files: ComposeFileFacts
 ) -> dict[str, tuple[str, ...]]:
     """Each service's required ``env_file:`` entries that do not exist on the host."""
-    files = await compose_file_facts(session.read_file, stack.config_files, stack.project)
     wanted = sorted(
         {p for paths in files.env_files.values() for p in paths} - set(files.optional_env_files)
     )

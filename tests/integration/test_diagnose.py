@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.framework.compose_cli import PLUGIN_DIRS
 from bot.framework.engine import run_runbook
 from bot.framework.session import HostSession
 from bot.inventory.config import Inventory, load_inventory
@@ -24,6 +25,7 @@ from runbooks import load_runbook
 from runbooks.diagnose.gather import gather_facts
 from tests.integration.inventories import ensure_scenario, lab_host, write_inventory
 from tests.integration.scenario_codes import SCENARIO_CODES, comparable
+from tests.lab import compose_tools
 from tests.lab.config import PLANTED_JWT, PLANTED_PASSWORD, PLANTED_SECRET, STACKS_DIR
 from tests.lab.lab import Lab
 
@@ -322,7 +324,14 @@ def test_frugal_one_list_and_one_inspect_per_container(lab: Lab, inventory: Inve
     # one compose CLI probe per host, one `config --services` per compose project
     configs = [argv for argv in counting.commands if "--services" in argv]
     assert projects >= 1 and len(configs) == projects  # ${VAR}s read: no second try
+    # once per connection: the search for the program `docker compose` runs (it asks
+    # that program its version); only when it finds none, `docker compose version`,
+    # then v1's
+    searches = [argv for argv in counting.commands if argv[4:] == PLUGIN_DIRS]
     versions = [argv for argv in counting.commands if argv[-2:] == ("version", "--short")]
-    # the plugin asked first; v1 (a host without it) once more; once per connection
     plugin = ("docker", "compose", "version", "--short")
-    assert versions in ([plugin], [plugin, ("docker-compose", "version", "--short")])
+    assert len(searches) == 1
+    assert versions in ([], [plugin], [plugin, ("docker-compose", "version", "--short")])
+    if "plugin" in compose_tools.kinds_for(compose_tools.flavor()):  # the lab's default
+        # found: that program itself runs the reads, and `docker compose version` never
+        assert versions == [] and configs[0][3].endswith("/cli-plugins/docker-compose")

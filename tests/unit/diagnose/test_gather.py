@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import yaml
 
+from bot.framework.compose_cli import PLUGIN_DIRS
 from bot.framework.session import CommandResult, Database, ExecResult
 from bot.model.docker_objects import (
     COMPOSE_CONFIG_FILES,
@@ -93,7 +94,12 @@ def session(
     answer_compose = compose or compose_v2()
 
     def df(argv: tuple[str, ...]) -> CommandResult | BaseException:
-        if "compose" in argv or "docker-compose" in argv:
+        # compose (the plugin's program too), and compose_cli's search for that program
+        if (
+            "compose" in argv
+            or any(a == "docker-compose" or a.endswith("/docker-compose") for a in argv)
+            or argv[4:] == PLUGIN_DIRS
+        ):
             return answer_compose(argv)
         return completed(argv, DFI if "-i" in argv else DF)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.framework.compose_cli import PLUGIN_DIRS
 from bot.framework.session import CommandResult, ExecResult
 from bot.model.docker_objects import ContainerSummary, DiskUsage, EngineInfo
 from runbooks.diagnose.gather import foreign_ports, gather_facts
@@ -78,6 +79,8 @@ async def test_one_stat_one_meminfo_and_ss_only_for_a_port_error() -> None:
     modified = (NOW - timedelta(minutes=5)).timestamp() + 0.05
 
     def answer(argv: tuple[str, ...]) -> CommandResult:
+        if argv[:2] == ("sh", "-c") and argv[4:] == PLUGIN_DIRS:
+            return completed(argv, "")  # compose_cli's search for the plugin: none
         if argv[:2] == ("sh", "-c"):
             assert argv[3] == "sh" and argv[4:] == ("/srv/web/conf", blocked.log_path)
             return completed(argv, f"d\t1\t{modified}\t/srv/web/conf\nu\t\t\t{blocked.log_path}\n")
@@ -94,7 +97,8 @@ async def test_one_stat_one_meminfo_and_ss_only_for_a_port_error() -> None:
     }
     fake = FakeHostSession(handler=answer, docker=docker, files=files)
     facts = await gather_facts(fake, deadline=10, now=NOW)
-    assert sum(1 for argv in fake.commands if argv[:2] == ("sh", "-c")) == 1
+    stats = [a for a in fake.commands if a[:2] == ("sh", "-c") and a[4:] != PLUGIN_DIRS]
+    assert len(stats) == 1
     assert facts.paths["/srv/web/conf"].empty is True
     assert facts.paths[blocked.log_path].kind == "unknown"
     assert facts.memory is not None and facts.memory.available_percent == 2.0
