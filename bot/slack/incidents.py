@@ -1,21 +1,26 @@
 """The incident desk: incidents in Slack, pages, and the on-call commands.
 
 It is the ``Pager`` the on-call service (``bot.oncall.service``) talks to, and
-it answers the incident buttons (Acknowledge / Diagnose / Resolve) and
-``/stack oncall`` / ``/stack incidents``. Every state change goes through the
-incident store's single-winner updates, so a double click or two replicas
-receiving the same click change an incident once; the loser is told who won.
+it does the work of the incident buttons (Acknowledge / Diagnose / Resolve, whose
+listeners are in ``bot.slack.listeners``) and of ``/stack oncall`` /
+``/stack incidents``. Every state change goes through the incident store's
+single-winner updates, so a double click or two replicas receiving the same click
+change an incident once; the loser is told who won.
+
+Of the Slack app it needs only ``DeskBot``: the Web API client, background tasks,
+who may, and a diagnosis into a thread (``bot.slack.app.SlackBot`` has them).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.inventory.access import COMMAND_PERMISSIONS, Permission, authorise, visible_environments
 from bot.model.units import human_duration
@@ -26,10 +31,8 @@ from bot.oncall.models import Alert, CureWatch, Incident
 from bot.oncall.rotation import OnCallNow
 from bot.oncall.service import OnCall, Page
 from bot.oncall.store import IncidentError
+from bot.operations import Operations
 from bot.render.incident import (
-    ACK,
-    DIAGNOSE,
-    RESOLVE,
     incident_message,
     incidents_message,
     notice,
@@ -47,10 +50,7 @@ from bot.render.slack.cure import (
 from bot.slack.commands import Diagnose, Incidents, OnCallOverride, OnCallShow
 from bot.slack.payloads import click_parts as _click
 from bot.stores.audit.record import Kind, Surface
-from bot.stores.audit.trail import AuditRequest
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackBot
+from bot.stores.audit.trail import AuditRequest, AuditTrail
 
 _log = logging.getLogger("stackbot.incidents")
 STEP_WORDS = {
@@ -60,24 +60,48 @@ STEP_WORDS = {
 }
 
 
+class DeskBot(Protocol):
+    """What the incident desk needs of the Slack app."""
+
+    @property
+    def client(self) -> AsyncWebClient: ...
+
+    def spawn(self, work: Awaitable[object], *, channel: str = "", user: str = "") -> None:
+        """Run ``work`` in the background; a failure is told to ``user`` in ``channel``."""
+
+    async def tell(self, channel: str, user: str, text: str) -> None:
+        """An error or refusal only ``user`` sees."""
+
+    async def groups_of(self, user: str) -> tuple[str, ...]:
+        """The Slack user groups ``user`` is in (those the access rules name)."""
+
+    async def may(
+        self, user: str, channel: str, env: str, what: str, permission: Permission
+    ) -> bool:
+        """Whether ``user`` holds ``permission`` on ``env``; if not, told and audited."""
+
+    async def diagnose(
+        self, command: Diagnose, user: str, channel: str, *, thread_ts: str | None = None
+    ) -> None:
+        """The diagnosis, posted in ``channel`` (in the thread of ``thread_ts``)."""
+
+
 class IncidentDesk:
-    def __init__(self, bot: SlackBot, oncall: OnCall) -> None:
+    def __init__(
+        self, bot: DeskBot, oncall: OnCall, *, operations: Operations, trail: AuditTrail | None
+    ) -> None:
         self.bot = bot
         self.oncall = oncall
-        app = bot.app
-        app.action(re.compile(rf"^{ACK}:"))(self._on_ack)
-        app.action(re.compile(rf"^{DIAGNOSE}:"))(self._on_diagnose)
-        app.action(re.compile(rf"^{RESOLVE}:"))(self._on_resolve)
+        self.trail = trail
         self._passes = _Coalesced(self.run_due)
         self._digest_edits: dict[uuid.UUID, _Coalesced] = {}
         # the stability watch after a cure: this desk is its notifier
         self.cures = CureWatcher(
-            oncall, CureStore(oncall.store.store), bot.operations, trail=bot.trail,
-            sink=self.receive,
-        )  # fmt: skip
+            oncall, CureStore(oncall.store.store), operations, trail=trail, sink=self.receive
+        )
 
     @property
-    def client(self) -> Any:
+    def client(self) -> AsyncWebClient:
         return self.bot.client
 
     # --- alerts in (the intake's sink) --------------------------------------------------------
@@ -213,23 +237,7 @@ class IncidentDesk:
             blocks=message.blocks,
         )  # fmt: skip
 
-    # --- buttons -----------------------------------------------------------------------------
-
-    async def _on_ack(self, ack: Any, body: Mapping[str, Any]) -> None:
-        await ack()
-        self._spawn_click(self.acknowledged(body), body)
-
-    async def _on_diagnose(self, ack: Any, body: Mapping[str, Any]) -> None:
-        await ack()
-        self._spawn_click(self.diagnose(body), body)
-
-    async def _on_resolve(self, ack: Any, body: Mapping[str, Any]) -> None:
-        await ack()
-        self._spawn_click(self.resolved(body), body)
-
-    def _spawn_click(self, work: Any, body: Mapping[str, Any]) -> None:
-        user, channel, _ = _click(body)
-        self.bot.spawn(work, channel=channel, user=user)
+    # --- buttons (after the listener's ack) -------------------------------------------------
 
     async def _clicked(self, body: Mapping[str, Any]) -> tuple[str, str, Incident] | None:
         """The clicker, the channel and the incident, if the clicker has a role on its env."""
@@ -288,8 +296,12 @@ class IncidentDesk:
 
     async def _notice(self, channel: str, user: str, text: str) -> None:
         """An answer only ``user`` sees, written by stackbot (its mentions stay mentions)."""
-        message = notice(text)
-        await self.bot.ephemeral(channel, user, message.text, message.blocks)
+        await self._ephemeral(channel, user, notice(text))
+
+    async def _ephemeral(self, channel: str, user: str, message: SlackMessage) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, text=message.text, blocks=message.blocks
+        )
 
     async def incident_of(self, channel: str, root: str) -> Incident | None:
         """The incident whose thread ``root`` is (None: a thread of its own)."""
@@ -358,11 +370,10 @@ class IncidentDesk:
         rows = [(env, await self.oncall.who(env)) for env in envs]
         if command.env is None:
             rows = [(env, now) for env, now in rows if now is not None]
-        message = oncall_message(rows)
-        await self.bot.ephemeral(channel, user, message.text, message.blocks)
+        await self._ephemeral(channel, user, oncall_message(rows))
 
     async def override(self, command: OnCallOverride, user: str, channel: str) -> None:
-        rotation = self.bot.inventory.environments[command.env].oncall
+        rotation = self.oncall.inventory.environments[command.env].oncall
         if rotation is None:
             await self.bot.tell(
                 channel, user, f"{command.env} has no on-call rotation to override."
@@ -370,7 +381,7 @@ class IncidentDesk:
             return
         target_groups = await self.bot.groups_of(command.user)
         holder = authorise(
-            self.bot.inventory, command.env, command.user, target_groups, Permission.VIEW
+            self.oncall.inventory, command.env, command.user, target_groups, Permission.VIEW
         )
         if not holder.allowed:
             await self._notice(
@@ -390,9 +401,9 @@ class IncidentDesk:
                 "override",
                 {"user": command.user, "until": override.ends_at.isoformat(), "by": user},
             )
-        await self.bot.say(
-            channel,
-            f"<@{user}> handed the pager for `{command.env}` to <@{command.user}> for "
+        await self.client.chat_postMessage(
+            channel=channel,
+            text=f"<@{user}> handed the pager for `{command.env}` to <@{command.user}> for "
             f"{human_duration(command.duration.total_seconds())} "
             f"(until {override.ends_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC).",
         )
@@ -400,18 +411,17 @@ class IncidentDesk:
     async def list_incidents(self, command: Incidents, user: str, channel: str) -> None:
         envs = [command.env] if command.env else await self._visible(user)
         incidents = await self.oncall.store.open_incidents(envs)
-        message = incidents_message(incidents, self.oncall.clock.now())
-        await self.bot.ephemeral(channel, user, message.text, message.blocks)
+        await self._ephemeral(channel, user, incidents_message(incidents, self.oncall.clock.now()))
 
     async def _visible(self, user: str) -> list[str]:
-        return visible_environments(self.bot.inventory, user, await self.bot.groups_of(user))
+        return visible_environments(self.oncall.inventory, user, await self.bot.groups_of(user))
 
     # --- the audit trail ---------------------------------------------------------------------
 
     def _request(
         self, actor: str, env: str, action: str, *, surface: Surface
     ) -> AuditRequest | None:
-        trail = self.bot.trail
+        trail = self.trail
         if trail is None:
             return None
         return trail.request(actor=actor, surface=surface, environment=env, action=action)

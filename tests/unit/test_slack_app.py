@@ -58,7 +58,7 @@ async def test_a_long_report_stays_within_limits_and_loses_nothing(
     report = report_of(findings)
     posted = await bot.client.chat_postMessage(channel="C1", text="Diagnosing prod…")
     ts = str(posted["ts"])
-    await bot._post_report(report, "C1", ts, "U1", root=ts)
+    await bot.diagnoses.post_report(report, "C1", ts, "U1", root=ts)
 
     assert not slack_api.violations
     main = next(m for m in slack_api.messages("C1") if m.thread_ts is None)

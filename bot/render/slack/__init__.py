@@ -4,11 +4,14 @@ Pure functions: data in, ``SlackMessage`` out; sending is the app's job. The
 stages, one module each: ``blocks`` (Slack's limits, text helpers, validation),
 ``report`` (the summary message and its thread), ``evidence`` (a finding's
 fields), ``buttons`` (fix labels and confirmations), ``results`` (progress,
-errors, a fix's result). The words come from ``bot.render.labels``.
+errors, a fix's result, the ✅ line of a fixed finding), ``approval`` (the
+approval request), ``text`` (a report's text as a code block), ``cure`` (the
+cure watch). The words come from ``bot.render.labels``.
 """
 
 from __future__ import annotations
 
+from bot.render.slack.approval import approval_request
 from bot.render.slack.blocks import (
     FIXED_EMOJI,
     MAX_ACTIONS,
@@ -49,11 +52,14 @@ from bot.render.slack.results import (
     RESTORE,
     STATUS_EMOJI,
     ephemeral_error,
+    fixed_line,
+    mark_fixed,
     progress_message,
     restore_button,
     result_message,
     snapshot_blocks,
 )
+from bot.render.slack.text import TEXT_LIMIT, text_message
 
 __all__ = [
     "EVIDENCE_LIMIT",
@@ -73,6 +79,7 @@ __all__ = [
     "RESTORE",
     "SEVERITY_EMOJI",
     "STATUS_EMOJI",
+    "TEXT_LIMIT",
     "TOP_BLOCKS",
     "VERDICT_EMOJI",
     "BlockKitError",
@@ -85,17 +92,21 @@ __all__ = [
     "_mrkdwn",
     "_plain",
     "_section",
+    "approval_request",
     "button_label",
     "clip",
     "clip_escaped",
     "confirmation",
     "ephemeral_error",
     "escape",
+    "fixed_line",
+    "mark_fixed",
     "progress_message",
     "report_messages",
     "restore_button",
     "result_message",
     "snapshot_blocks",
     "snapshot_confirmation",
+    "text_message",
     "validate_blocks",
 ]

@@ -1,4 +1,5 @@
-"""Short messages: the progress of a diagnosis, an error only the user sees, a fix's result."""
+"""Short messages: the progress of a diagnosis, an error only the user sees, a fix's result
+(and the line a fixed finding's buttons become in a report this process did not post)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ __all__ = [
     "RESTORE",
     "STATUS_EMOJI",
     "ephemeral_error",
+    "fixed_line",
+    "mark_fixed",
     "progress_message",
     "restore_button",
     "result_message",
@@ -181,3 +184,27 @@ def restore_button(
             "style": "danger",
         },
     }
+
+
+def fixed_line(user: str, seconds: float) -> str:
+    """What a fixed finding shows instead of its buttons: who fixed it, how fast."""
+    return f"✅ fixed by <@{user}> in {seconds:.0f} s"
+
+
+def mark_fixed(
+    blocks: Sequence[dict[str, Any]], finding_id: str, line: str
+) -> list[dict[str, Any]] | None:
+    """A report's ``blocks`` (as a click carried them) with the fix buttons of
+    ``finding_id`` replaced by a context ``line``; None when they show none. The blocks
+    come from Slack and go back to it as they are: they are not checked here."""
+    edited, changed = [], False
+    for block in blocks:
+        if str(block.get("block_id", "")).startswith(f"fixes:{finding_id}"):
+            block = {
+                "type": "context",
+                "block_id": block["block_id"],
+                "elements": [{"type": "mrkdwn", "text": line}],
+            }
+            changed = True
+        edited.append(block)
+    return edited if changed else None
