@@ -1,18 +1,50 @@
 """Every error stackbot raises on purpose, in one tree.
 
-Each error has a stable ``code`` and a message a person on call can act on.
-Library exceptions (asyncssh, docker, psycopg, pydantic) are mapped to these at
-the boundary where they happen, with ``raise ... from exc``, and nowhere else.
+Each error has a stable ``code`` and a message a person on call can act on; the
+CLI prints the message and exits with the error's ``exit_status`` (1 at the
+base; a status in the tree holds for the branch below it). Library exceptions
+are mapped to these at the boundary where they happen, with ``raise ... from
+exc``: asyncssh, docker and psycopg on hosts in ``bot/transport/``; psycopg on
+the audit database in ``bot/stores/audit/`` (``AuditUnavailable``;
+``bot/slack/serve.py``'s sweep of stored actions also catches ``psycopg.Error``
+itself); pydantic in the inventory loader (``ConfigInvalid``), the alert intake
+(``AlertPayloadError``) and ``bot/operations/params.py`` (``UsageError``).
 
-    StackbotError
+The base and the branches several layers share live in this module; an error that
+belongs to one layer is defined beside its code (the list under the tree).
+``tests/unit/test_error_tree.py`` fails when a ``StackbotError`` subclass defined in
+``bot/`` or ``runbooks/`` is missing here, hangs under another parent, exits with
+another status, or lives in another module than this docstring says.
+
+    StackbotError                  the base: ``code``, ``message``          (exit 1)
     ├── UsageError                 bad command text or parameters          (exit 2)
-    │   └── UnknownEnvironment     no such environment in the inventory
+    │   ├── UnknownEnvironment     no such environment in the inventory
+    │   └── CommandError           `/stack` text that is no command: ``answer``
     ├── ConfigError                the inventory cannot be used            (exit 3)
     │   ├── ConfigNotFound         no file at the path that was looked up
     │   └── ConfigInvalid          the file does not validate (names the keys)
+    ├── AccessDenied               the user lacks the role (``decision`` says why)
     ├── Refused                    a fix was not applied                   (exit 5)
     │   ├── TargetGone             what it was for no longer exists
     │   └── NotOwned               the target belongs to another environment
+    ├── PlanStale                  the world changed since the plan was seen (exit 5)
+    ├── EnvironmentBusy            another action holds the environment's lock (exit 5)
+    ├── NotConfirmed               a fix the person did not confirm        (exit 5)
+    ├── AuditError                 the audit trail cannot be used          (exit 5)
+    │   ├── AuditUnavailable       it cannot be written: a change is refused
+    │   └── EmbeddedPostgresFailed the embedded server did not start
+    ├── PendingError               a stored action (a button) cannot do that
+    │   ├── PendingNotFound        unknown id, or no UUID at all
+    │   ├── PendingExpired         past its expiry
+    │   ├── PendingAlreadyClaimed  claimed already: a button runs once
+    │   ├── PendingNeedsApproval   a second person must approve it first
+    │   ├── PendingAwaitingApproval  approval requested, not given yet
+    │   ├── PendingDenied          an approver denied it
+    │   ├── SelfApproval           nobody approves their own request
+    │   └── PendingWrongState      not in a state that allows this
+    ├── IncidentError              an incident cannot do what was asked
+    │   └── IncidentNotFound       no such incident
+    ├── AlertPayloadError          an alert payload that cannot be taken in
     └── HostError                  something on a host went wrong          (exit 4)
         ├── HostUnreachable        TCP connect / handshake failed or timed out
         ├── HostKeyNotVerified     no known_hosts to check the host key against
@@ -21,12 +53,30 @@ the boundary where they happen, with ``raise ... from exc``, and nowhere else.
         ├── CommandFailed          a command exited non-zero (carries output)
         ├── CommandTimeout         a command ran too long (keeps partial output;
         │                          also an ``asyncio.TimeoutError``)
+        ├── DeadlineExceeded       the diagnosis could not list the host's
+        │                          containers within ``--deadline``
         ├── DockerUnavailable      the Docker daemon does not answer
         ├── DockerObjectNotFound   a container/network/volume is gone
         ├── DockerAPIError         the Engine API refused a request
         └── DatabaseError          Postgres said no
             ├── DatabaseUnreachable  does not accept connections
             └── DatabaseMissing      SQLSTATE 3D000
+
+Defined beside their code, not here:
+
+    bot/cli/fix.py                 NotConfirmed
+    bot/framework/envlock.py       EnvironmentBusy
+    bot/framework/executor.py      PlanStale
+    bot/inventory/access.py        AccessDenied
+    bot/oncall/alerts.py           AlertPayloadError
+    bot/oncall/store.py            IncidentError, IncidentNotFound
+    bot/slack/commands.py          CommandError
+    bot/stores/audit/errors.py     AuditError, AuditUnavailable, EmbeddedPostgresFailed
+    bot/stores/pending.py          PendingError, PendingNotFound, PendingExpired,
+                                   PendingAlreadyClaimed, PendingNeedsApproval,
+                                   PendingAwaitingApproval, PendingDenied, SelfApproval,
+                                   PendingWrongState
+    runbooks/diagnose/gather.py    DeadlineExceeded
 """
 
 from __future__ import annotations
