@@ -10,7 +10,7 @@
         every audit row of the request; the post-check; one shared transport
                               │
                               ▼
-    bot/engine (a runbook on every host) · bot/executor (lock, re-plan, apply)
+    bot/framework/engine (a runbook on every host) · bot/framework/executor (lock, re-plan, apply)
 
 The rows, the same from every surface (docs/AUDIT.md):
 

@@ -1,4 +1,5 @@
-"""Transports: the only package that imports asyncssh, docker or psycopg.
+"""Transports: a host's session over SSH (asyncssh, docker-py) or on this machine, and the
+Postgres access runbooks get through it (the stores import psycopg too: docs/ARCHITECTURE.md).
 
 ``Transport.session(host)`` leases a ``bot.framework.session.HostSession`` for a host:
 over the pooled SSH connection, or on this machine when the host's address
