@@ -64,19 +64,17 @@ _REQUIRED_ROLE: dict[Permission, Role] = {
     Permission.APPROVE: Role.APPROVER,
 }
 
-# What each /stack verb (and a fix button) needs; the Slack layer looks verbs up here.
+# What each /stack verb and button that is no runbook needs. A runbook's permission follows
+# from its declared risk (bot.operations.PERMISSION_OF_RISK): a report (disk, volumes, ps,
+# logs…) the viewer's, a fix (its button) the operator's. help and envs answer anyone,
+# naming only the environments the person may see.
 COMMAND_PERMISSIONS: dict[str, Permission] = {
-    "help": Permission.VIEW,
-    "envs": Permission.VIEW,
     "diagnose": Permission.VIEW,
-    "volumes": Permission.VIEW,
-    "disk": Permission.VIEW,
     "audit": Permission.VIEW,
     "oncall": Permission.VIEW,
     "incidents": Permission.VIEW,
     "override": Permission.OPERATE,  # /stack oncall override: who gets paged changes
     "incident": Permission.VIEW,  # Acknowledge / Diagnose / Resolve on an incident
-    "fix": Permission.OPERATE,
     "approve": Permission.APPROVE,
     "deny": Permission.APPROVE,
 }

@@ -35,12 +35,19 @@ per environment, the rest queued in order.
 from bot.operations.fixes import REPORT_FIXES, FixRequest, post_check_findings
 from bot.operations.limits import RUNS_PER_ENVIRONMENT
 from bot.operations.params import validated
-from bot.operations.reports import Option, ReportSpec, report_spec, report_specs
+from bot.operations.reports import (
+    PERMISSION_OF_RISK,
+    Option,
+    ReportSpec,
+    report_spec,
+    report_specs,
+)
 from bot.operations.requester import WATCHER, Requester
 from bot.operations.service import Operations
 from bot.operations.tables import Tabular, Textual, render_outcome
 
 __all__ = [
+    "PERMISSION_OF_RISK",
     "REPORT_FIXES",
     "RUNS_PER_ENVIRONMENT",
     "WATCHER",

@@ -20,7 +20,6 @@ from bot.operations import Operations, Requester
 from bot.slack.background import Tell
 
 _log = logging.getLogger("stackbot.slack")
-COMMAND_PERMISSION = Permission.VIEW  # a command without a permission of its own
 GROUP_TTL = 300.0  # seconds a user group's members are trusted before a refresh
 
 Spawn = Callable[[Awaitable[object]], None]

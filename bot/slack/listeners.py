@@ -17,15 +17,15 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.inventory.access import COMMAND_PERMISSIONS, authorise, visible_environments
 from bot.inventory.config.models import Inventory
+from bot.operations import report_specs
 from bot.render.incident import ACK, DIAGNOSE, RESOLVE
 from bot.render.slack.approval import APPROVE, DENY
 from bot.render.slack.cure import DIAGNOSE_AGAIN
 from bot.slack import messages
-from bot.slack.access import COMMAND_PERMISSION, SlackAccess
+from bot.slack.access import SlackAccess
 from bot.slack.answers import envs_text, help_text
 from bot.slack.background import Background
 from bot.slack.commands import (
-    REPORTS,
     Audit,
     CommandError,
     Diagnose,
@@ -110,7 +110,13 @@ class Listeners:
             )
             await ack(response_type="ephemeral", text=answer)
             return
-        needed = REPORTS[command.verb].permission if command.verb in REPORTS else COMMAND_PERMISSION
+        # a report's permission follows its declared risk; diagnose and audit are in the table
+        reports = report_specs()
+        needed = (
+            reports[command.verb].permission
+            if command.verb in reports
+            else COMMAND_PERMISSIONS[command.verb]
+        )
         decision = authorise(self.inventory, command.env, user, groups, needed)
         if not decision.allowed:
             await ack(response_type="ephemeral", text=decision.reason)

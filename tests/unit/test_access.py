@@ -56,7 +56,8 @@ def test_roles_are_ordered_and_include_the_ones_below() -> None:
     assert Permission.OPERATE.required_role is Role.OPERATOR
     assert Permission.APPROVE.required_role is Role.APPROVER
     assert COMMAND_PERMISSIONS["diagnose"] is Permission.VIEW
-    assert COMMAND_PERMISSIONS["fix"] is Permission.OPERATE
+    assert COMMAND_PERMISSIONS["approve"] is Permission.APPROVE
+    assert not {"fix", "disk", "volumes"} & set(COMMAND_PERMISSIONS)  # from the declaration
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,13 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.framework.engine import environment_hosts
+from bot.inventory.access import COMMAND_PERMISSIONS
 from bot.inventory.config.models import Inventory
 from bot.model.diagnosis import DiagnosisReport
 from bot.model.outcome import HostOutcome
 from bot.operations import Operations, Requester
 from bot.render.slack import progress_message, report_messages
-from bot.slack.access import COMMAND_PERMISSION, SlackAccess
+from bot.slack.access import SlackAccess
 from bot.slack.chat import Chat
 from bot.slack.commands import Diagnose
 from bot.slack.kept import KeptReport, KeptReports
@@ -99,7 +100,8 @@ class Diagnoses:
         if env not in self.inventory.environments or (stack and not STACK.fullmatch(stack)):
             await self.chat.tell(channel, user, "That button no longer names an environment.")
             return
-        if not await self.access.may(user, channel, env, "diagnose", COMMAND_PERMISSION):
+        needed = COMMAND_PERMISSIONS["diagnose"]
+        if not await self.access.may(user, channel, env, "diagnose", needed):
             return
         message = body.get("message") or {}
         root = (

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.framework.action import Action, ActionResult, Snapshot
-from bot.inventory.access import Permission
+from bot.inventory.access import COMMAND_PERMISSIONS
 from bot.model.errors import StackbotError
 from bot.oncall.cure_watch import Cure
 from bot.oncall.models import IncidentStatus
-from bot.operations import Operations, Requester
+from bot.operations import PERMISSION_OF_RISK, Operations, Requester
 from bot.render.slack import (
     approval_request,
     fixed_line,
@@ -61,9 +61,10 @@ class Fixes:
             await self.chat.tell(channel, user, "Fix buttons need the audit database.")
             return
         pending = await self._pending_of(user, channel, pending_id)
-        if pending is None or not await self.access.may(
-            user, channel, pending.environment, pending.action, Permission.OPERATE
-        ):
+        if pending is None:
+            return
+        needed = PERMISSION_OF_RISK[self.operations.action(pending.action).risk]  # declared
+        if not await self.access.may(user, channel, pending.environment, pending.action, needed):
             return
         self._reports[str(pending.id)] = list((body.get("message") or {}).get("blocks") or [])
         if pending.needs_approval:
@@ -84,7 +85,11 @@ class Fixes:
             return
         pending = await self._pending_of(user, channel, pending_id)
         if pending is None or not await self.access.may(
-            user, channel, pending.environment, pending.action, Permission.APPROVE
+            user,
+            channel,
+            pending.environment,
+            pending.action,
+            COMMAND_PERMISSIONS["approve" if approve else "deny"],
         ):
             return
         try:
