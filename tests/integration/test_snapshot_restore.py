@@ -30,21 +30,15 @@ import docker.errors
 import pytest
 from pydantic import SecretStr
 
-from bot.framework.action import Action, ActionResult, Plan, Snapshot
-from bot.framework.executor import execute, plan_action
-from bot.framework.session import HostSession
+from bot.framework.action import ActionResult, Snapshot
 from bot.inventory.access import needs_approval
 from bot.inventory.config import Inventory, load_inventory
-from bot.model.findings import Finding
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 from bot.stores.audit.setup import open_trail
 from bot.stores.audit.store import RowFilter
-from bot.transport import Transport
-from runbooks import load_actions
-from runbooks.diagnose.gather import gather_facts
-from runbooks.diagnose.runbook import judge
 from tests.integration.inventories import lab_host, write_inventory
+from tests.integration.test_cures import run  # plan, then execute it confirmed
 from tests.integration.test_ownership import send
 from tests.lab.lab import Lab
 from tests.lab.stack import cname, exec_in
@@ -61,7 +55,6 @@ MIGRATE = ["python3", "/app/manage.py", "migrate"]
 CHECK = ["python3", "/app/manage.py", "check_migrations"]
 STACKS = {"hanna": {"compose_project": "hanna", "migrate_command": MIGRATE,
                     "migration_check_command": CHECK}}  # fmt: skip
-ACTIONS = load_actions()
 VOLUME = "hanna_postgres_data"
 KEEPSAKE = (
     "CREATE TABLE keepsake (id int PRIMARY KEY, note text NOT NULL); "
@@ -84,27 +77,6 @@ def inventory_of(lab: Lab, path: Path, **env: Any) -> Inventory:
     hosts = {"h1": lab_host(lab, "h1")}
     data = {ENV: {"hosts": hosts, "stacks": STACKS, **env}}
     return load_inventory(write_inventory(path, lab, data))
-
-
-async def findings_of(session: HostSession) -> list[Finding]:
-    return judge(await gather_facts(session, deadline=60)).findings
-
-
-def run(inventory: Inventory, name: str, tmp_path: Path, **raw: Any) -> tuple[Plan, ActionResult]:
-    """Plan, then execute with that plan confirmed (as `stackbot fix --yes` does)."""
-    action: Action[Any] = ACTIONS[name]
-    params = action.params.model_validate({"host": "h1", **raw})
-
-    async def go() -> tuple[Plan, ActionResult]:
-        async with Transport(inventory.ssh) as transport:
-            plan = await plan_action(transport, inventory, ENV, action, params)
-            result = await execute(
-                transport, inventory, ENV, action, params, confirmed=plan, actor="test",
-                lock_dir=tmp_path, diagnose=findings_of,
-            )  # fmt: skip
-        return plan, result
-
-    return asyncio.run(go())
 
 
 def psql(lab: Lab, sql: str) -> str:
