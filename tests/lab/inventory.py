@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .config import H1, H2, LAB_USER, UNREACHABLE_ADDRESS, UNREACHABLE_PORT, HostSpec
+from .config import H1, H2, LAB_USER, RUN_DIR, UNREACHABLE_ADDRESS, UNREACHABLE_PORT, HostSpec
 from .sshd import keys_paths
 
 CONNECT_TIMEOUT = 5.0
@@ -30,10 +30,13 @@ ENVIRONMENT_OF_HOST = {"h1": "lab", "h2": "small"}
 
 
 def base_inventory() -> dict[str, Any]:
-    """Environments lab (h1), small (h2), pair (h1+h2) and local (h1's socket, no SSH)."""
+    """Environments lab (h1), small (h2), pair (h1+h2) and local (h1's socket, no SSH).
+    stackbot's own state (the embedded audit Postgres, its spool, locks) lives in the lab's
+    run directory, so stopping the lab removes it: nothing is left in /var/lib/stackbot."""
     keys = keys_paths()
     return {
         "version": 1,
+        "data_dir": str(RUN_DIR / "state"),
         "defaults": {
             "user": LAB_USER,
             "private_key": str(keys.client_key),
