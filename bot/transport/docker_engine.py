@@ -29,7 +29,13 @@ from bot.model.docker_objects import (
     NetworkSummary,
     Volume,
 )
-from bot.model.errors import CommandTimeout, DockerAPIError, DockerObjectNotFound, DockerUnavailable
+from bot.model.errors import (
+    CommandTimeout,
+    DockerAPIError,
+    DockerObjectNotFound,
+    DockerUnavailable,
+    HostError,
+)
 
 T = TypeVar("T")
 
@@ -57,17 +63,37 @@ class DockerEngineClient:
         self._remote_socket = remote_socket
         self._client: docker.APIClient | None = None
         self._lock = asyncio.Lock()
+        self._failures = 0  # failed attempts to reach the engine, and the last one's error
+        self._failure: tuple[type[HostError], str] | None = None
+        self._closed = False
         self._df_lock = asyncio.Lock()
         self.api_calls = 0
 
     async def _api(self) -> docker.APIClient:
+        """The client, made on first use. Calls that waited while an attempt failed get that
+        attempt's error instead of one more attempt each (an engine that did not answer
+        the first does not answer the second either, and a late attempt could outlive the
+        session: a channel opened while the connection closes is never answered, and
+        the call would hang for API_TIMEOUT); a later call tries again."""
+        failures_before = self._failures
         async with self._lock:
-            if self._client is None:
+            if self._client is not None:
+                return self._client
+            if self._closed:
+                raise DockerUnavailable(self._host, "the session with this host has ended")
+            if self._failure is not None and self._failures > failures_before:
+                kind, detail = self._failure
+                raise kind(self._host, detail)
+            try:
                 base_url = await self._open_socket()
                 # version="auto" asks the engine once; newer engines refuse old API versions.
                 self._client = await self._call(
                     lambda: docker.APIClient(base_url=base_url, version="auto", timeout=API_TIMEOUT)
                 )
+            except HostError as exc:
+                self._failures += 1
+                self._failure = (type(exc), exc.detail)  # not the error: its frames hold sockets
+                raise
             return self._client
 
     async def _call(self, fn: Callable[[], T]) -> T:
@@ -221,6 +247,7 @@ class DockerEngineClient:
         return await self._request(run)
 
     async def close(self) -> None:
+        self._closed = True
         client, self._client = self._client, None
         if client is not None:
             await asyncio.to_thread(client.close)
