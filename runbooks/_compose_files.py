@@ -17,6 +17,15 @@ COMPOSE_FILE_MAX = 512 * 1024
 ReadFile = Callable[..., Awaitable[bytes]]  # HostSession.read_file / ReadOnlyHost.read_file
 
 
+def _safe_load(raw: bytes) -> Any:
+    """``yaml.safe_load`` with libyaml's loader where PyYAML has it: the same safe
+    documents, parsed ~10x faster (the pure-Python loader took ~9 ms of the event loop
+    for a 1 KB compose file)."""
+    if getattr(yaml, "__with_libyaml__", False):
+        return yaml.load(raw, Loader=yaml.CSafeLoader)
+    return yaml.safe_load(raw)
+
+
 @dataclass(frozen=True)
 class ComposeFileFacts:
     named_volumes: tuple[str, ...]
@@ -46,7 +55,7 @@ async def compose_file_facts(
     environment: dict[str, frozenset[str]] = {}
     for path in files:
         try:
-            data = yaml.safe_load(await read(path, max_bytes=COMPOSE_FILE_MAX))
+            data = _safe_load(await read(path, max_bytes=COMPOSE_FILE_MAX))
         except (HostError, OSError, yaml.YAMLError):
             continue
         if not isinstance(data, dict):

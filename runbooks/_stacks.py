@@ -104,6 +104,13 @@ def secret_values(containers: Iterable[ContainerDetails]) -> set[str]:
     return found
 
 
+def owned_containers(
+    stacks: HostStacks, containers: Sequence[ContainerDetails]
+) -> list[ContainerDetails]:
+    """This environment's own containers on a (possibly shared) engine (``owned_objects``)."""
+    return [c for c in containers if stacks.owned(c)]
+
+
 def owned_objects(
     host: ResolvedHost,
     stacks: HostStacks,
@@ -115,7 +122,7 @@ def owned_objects(
     containers, networks and volumes (by compose project label); an unlabelled
     network always (shared plumbing), an unlabelled volume when the environment owns
     unlabelled objects here or one of its containers mounts it."""
-    mine = [c for c in containers if stacks.owned(c)]
+    mine = owned_containers(stacks, containers)
     mounted = {m.name for c in mine for m in c.mounts if m.name}
     kept_networks = [
         n
@@ -135,6 +142,7 @@ __all__ = [
     "host_stacks",
     "inspect_existing",
     "newest",
+    "owned_containers",
     "owned_objects",
     "secret_values",
     "service_containers",

@@ -66,7 +66,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.framework.compose_cli import DRY_RUN_SINCE, parse_dry_run
+from bot.framework.compose_cli import parse_dry_run
 from bot.framework.runbook import Risk
 from bot.framework.session import CommandResult, HostSession
 from bot.inventory.discovery import discover_stacks
@@ -437,7 +437,7 @@ async def _plan_compose(
         "service": service,
     }
     argv = compose_argv(compose.argv, **arguments)
-    if compose.major >= 2 and compose.version_tuple >= DRY_RUN_SINCE:
+    if compose.dry_run_stays_dry:
         dry = await view.compose_dry_run(compose_argv(compose.argv, dry_run=True, **arguments))
         said = parse_dry_run(dry.stderr + "\n" + dry.stdout)
         if not dry.ok:
@@ -460,6 +460,11 @@ async def _plan_compose(
             return _refused(base, refusal, before)
         shown = "; ".join(f"{kind.lower()} {name}: {what}" for kind, name, what in said[:8])
         notes.append(f"compose's own dry run of this up: {shown or 'nothing to do'}")
+    elif compose.major >= 5:
+        notes.append(
+            f"{compose.label}: its dry run is not run (compose#14029: v5's `up -d --dry-run` "
+            "was seen recreating for real): the command above is exactly what will run"
+        )
     else:
         notes.append(f"{compose.label} has no dry run: the command above is exactly what will run")
     loaded = ", ".join(dict.fromkeys([*own_read, *env_files])) or "no env file"

@@ -17,6 +17,9 @@ plugin folders), and asks that program its version: one Go program started, wher
 the same arguments: about half of each compose command's time. When the search
 cannot tell (no ``docker``, extra plugin folders in config.json, a first candidate
 that is no executable file, no v2 answer), it is ``detect_compose``'s answer.
+The search alone can start early (``prefetch_plugin_search``: a diagnosis starts it
+with its first Docker reads, so compose's start-up overlaps them); the fallback runs
+only when ``compose_for_reading`` (or ``prefetch_compose``) asks.
 Commands that change a host keep ``detect_compose`` and its ``argv``.
 """
 
@@ -38,6 +41,7 @@ V1 = ("docker-compose",)
 V2 = ("docker", "compose")
 _MEMO_KEY = "compose"
 _READING_KEY = "compose.reading"
+_SEARCH_KEY = "compose.search"
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 DETECT_TIMEOUT = 20.0
 # where the docker CLI looks for plugins after "$DOCKER_CONFIG/cli-plugins" (or
@@ -65,6 +69,9 @@ for d in "$c/cli-plugins" "$@"; do
 done
 """
 DRY_RUN_SINCE = (2, 20, 0)  # compose v2 learned `up --dry-run`
+# compose v5's `up -d --dry-run` was reported recreating containers for real (compose#14029,
+# 2026-08): from v5 on, stackbot runs no dry run until a version is proven to stay dry
+DRY_RUN_BEFORE = (5, 0, 0)
 _DRY_RUN = re.compile(
     r"DRY-RUN MODE -\s+(?P<kind>Container|Volume|Network)\s+"
     r"\"?(?P<name>[^\s\"]+)\"?\s+(?P<what>\w+)"
@@ -96,6 +103,13 @@ class ComposeCLI(BaseModel):
     def version_tuple(self) -> tuple[int, int, int]:
         match = _VERSION.match(self.version)
         return (int(match[1]), int(match[2]), int(match[3])) if match else (0, 0, 0)
+
+    @property
+    def dry_run_stays_dry(self) -> bool:
+        """Whether stackbot may run its ``up --dry-run``: v2 from 2.20 (which learned it),
+        not v5 (``DRY_RUN_BEFORE``). A diagnosis runs it on production: a dry run that
+        recreates would be the outage it looks for."""
+        return DRY_RUN_SINCE <= self.version_tuple < DRY_RUN_BEFORE
 
     @property
     def label(self) -> str:
@@ -162,11 +176,18 @@ async def detect_compose(session: HostSession) -> ComposeCLI | None:
 
 
 async def _for_reading(session: HostSession) -> ComposeCLI | None:
-    found = await _plugin_program(session)
+    found = await asyncio.shield(_memoized(session, _SEARCH_KEY, _plugin_program))
     if found is not None:
         path, version = found
         return ComposeCLI(argv=V2, kind="plugin", version=version, program=path)
     return await detect_compose(session)
+
+
+def prefetch_plugin_search(session: HostSession) -> None:
+    """Start only the search for the plugin's program (one ``sh``; it never falls back to
+    ``detect_compose``) without waiting for it: a diagnosis starts it with its first
+    Docker reads, before it knows whether the host has compose projects."""
+    _memoized(session, _SEARCH_KEY, _plugin_program)
 
 
 def prefetch_compose(session: HostSession) -> None:
@@ -184,6 +205,7 @@ async def compose_for_reading(session: HostSession) -> ComposeCLI | None:
 
 
 __all__ = [
+    "DRY_RUN_BEFORE",
     "DRY_RUN_SINCE",
     "PLUGIN_DIRS",
     "V1",
@@ -193,6 +215,7 @@ __all__ = [
     "detect_compose",
     "parse_dry_run",
     "prefetch_compose",
+    "prefetch_plugin_search",
 ]
 
 

@@ -858,9 +858,9 @@ def check_no_healthcheck(facts: HostFacts) -> list[Finding]:
 def check_config_stale(facts: HostFacts) -> list[Finding]:
     """``compose.config_stale``: the compose files now give a different container than
     the one running (a deploy edited and never applied): compose would recreate it.
-    Read from compose's own dry run of ``up`` (v2 ≥ 2.20) or, under v1, from
-    ``config --hash`` against each container's config-hash label; where neither can
-    tell, nothing is judged. A container with ``env.drift`` is reported there instead
+    Read from compose's own dry run of ``up`` (v2 from 2.20, not v5: compose#14029) or,
+    under v1, from ``config --hash`` against each container's config-hash label; where
+    neither can tell, nothing is judged. A container with ``env.drift`` is reported there instead
     (the judge keeps one of the two). Guidance, not a button: what `up` would change
     is compose's to say (its dry run), and it may touch more than env."""
     findings: list[Finding] = []

@@ -6,8 +6,10 @@ proxy's, and the last lines of each down or restarting container: one call
 each); no stats. Steps that depend on the host's stacks (env files, logs,
 database probes (where the app's database is: ``dbconfig``), name resolution
 inside containers, migration checks, the services each compose project's files
-define now) run concurrently; any still running at the deadline is cancelled
-and named in ``unfinished``.
+define now) run concurrently, each starting as soon as the containers are inspected
+(the engine's other answers, ``/system/df`` above all, may come later: only the disk
+step waits for them); any still running at the deadline is cancelled and named in
+``unfinished``.
 
 Read without a Docker call more: ``/proc/meminfo`` (``host.memory_pressure``); the
 image each tag points to now, from the same ``/system/df`` (``container.image_stale``);
@@ -19,9 +21,10 @@ config`` fails gets one ``stat`` of its ``env_file:`` entries (``env.file_missin
 
 The services a compose project defines now: when the host has compose projects
 whose containers name their working dir and compose files, the compose CLI is
-found once per connection, starting as soon as the container list is in
-(``bot.framework.compose_cli.compose_for_reading``: the v2 plugin's own program
-where the docker CLI would find it, else what ``detect_compose`` finds: the v2
+found once per connection (``bot.framework.compose_cli.compose_for_reading``: the
+search for the v2 plugin's own program, where the docker CLI would find it, starts
+with the first Docker reads, the fallback as soon as the container list is in; else
+what ``detect_compose`` finds: the v2
 plugin, else ``docker-compose``, v1 or v2's standalone), then one command per
 project, at once, each within the session's command timeout::
 
@@ -33,9 +36,9 @@ env files compose recorded, interpolated as at deploy time, and again with
 ``--no-interpolate`` when a variable is missing). Only
 service names are kept; when it fails (files gone, no compose, invalid YAML)
 the reason is kept instead, one line, redacted, and nothing is judged from it.
-Beside it, compose's dry run of ``up`` (v2 ≥ 2.20; v1: ``config --hash=*``) says
-which containers the files would recreate, and the compose files themselves are
-read (never run) for what ``config --services`` does not say.
+Beside it, compose's dry run of ``up`` (v2 from 2.20, not v5: compose#14029; v1:
+``config --hash=*``) says which containers the files would recreate, and the compose
+files themselves are read (never run) for what ``config --services`` does not say.
 """
 
 from __future__ import annotations
@@ -50,11 +53,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.framework.compose_cli import (
-    DRY_RUN_SINCE,
     ComposeCLI,
     compose_for_reading,
     parse_dry_run,
     prefetch_compose,
+    prefetch_plugin_search,
 )
 from bot.framework.session import HostSession
 from bot.inventory.discovery import (
@@ -84,6 +87,7 @@ from runbooks._stacks import (
     container_address,
     first_running,
     inspect_existing,
+    owned_containers,
     owned_objects,
     secret_values,
 )
@@ -130,54 +134,38 @@ async def gather_facts(
     host = session.host
     ends = time.monotonic() + deadline
     docker = session.docker
+    prefetch_plugin_search(session)  # compose's start-up overlaps the first answers
+    listed = asyncio.ensure_future(_listed(session))
+    engine = asyncio.gather(docker.info(), docker.networks(), docker.disk_usage(), _uptime(session))
+    started: dict[str, asyncio.Task[Any]] = {}
     try:
         async with asyncio.timeout(deadline):
-            containers, info, networks, usage, uptime = await asyncio.gather(
-                _listed(session),
-                docker.info(),
-                docker.networks(),
-                docker.disk_usage(),
-                _uptime(session),
-            )
-    except TimeoutError as exc:
-        raise DeadlineExceeded(
-            host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
-        ) from exc
-    now = now or datetime.now(UTC)
-    stacks = discover_stacks(containers, host.stacks, host)
-    everything = containers
-    containers, networks, volumes = owned_objects(host, stacks, containers, networks, usage.volumes)
-    secrets = secret_values(containers)
-
-    steps: dict[str, Coroutine[Any, Any, Any]] = {
-        "disk usage": _filesystems(session, usage, info.docker_root_dir),
-        MEMORY_STEP: _meminfo(session),
+            # the steps that need only the containers start as soon as they are inspected,
+            # without waiting for the engine's other answers (``/system/df`` can take long)
+            everything = await listed
+            now = now or datetime.now(UTC)
+            stacks = discover_stacks(everything, host.stacks, host)
+            containers = owned_containers(stacks, everything)
+            started = _start_steps(_container_steps(session, stacks, containers, now))
+            info, networks, usage, uptime = await engine
+    except BaseException as exc:
+        pending: list[asyncio.Future[Any]] = [listed, engine, *started.values()]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if isinstance(exc, TimeoutError):
+            raise DeadlineExceeded(
+                host.label, f"Docker did not list and inspect its containers within {deadline:g} s"
+            ) from exc
+        raise
+    _, networks, volumes = owned_objects(host, stacks, everything, networks, usage.volumes)
+    tasks = {  # in the order the steps are named when unfinished
+        "disk usage": asyncio.create_task(
+            _filesystems(session, usage, info.docker_root_dir), name="disk usage"
+        ),
+        **started,
     }
-    if wanted := paths_to_stat(containers):
-        steps[STAT_STEP] = stat_paths(session, wanted)
-    if any(port_conflict(c) for c in containers):
-        steps[LISTEN_STEP] = _listening(session)
-    for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
-        steps[f"read env file {path}"] = _env_file(session, path)
-    for stack in stacks.stacks:
-        for proxy in _role_containers(stack, "proxy"):
-            key = f"logs of {proxy.name}"
-            if key not in steps:  # two declared stacks may share one compose project
-                steps[key] = _logs(session, proxy.name, secrets)
-        if stack.roles.database and stack.roles.app:
-            steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
-        if stack.migration_check_command:
-            steps[f"migration check of {stack.name}"] = _migration_check(session, stack, secrets)
-    for container in wants_logs(stacks, now):
-        key = f"logs of {container.name}"
-        if key not in steps:  # a proxy's longer tail serves as well
-            steps[key] = _container_logs(session, container.name, secrets)
-    if any(s.found for s in stacks.stacks):
-        steps[COMPOSE_SERVICES_STEP] = _compose_services(session, stacks, secrets)
-    for name, hostname in _names_to_resolve(stacks, containers):
-        steps[f"resolve {hostname} in {name}"] = _resolve(session, name, hostname)
-
-    results, unfinished = await _run_steps(steps, ends - time.monotonic())
+    results, unfinished = await _finish_steps(tasks, ends - time.monotonic())
     disk: tuple[tuple[FilesystemFacts, ...], int | None] = results.get("disk usage", ((), None))
     return HostFacts(
         environment=host.env,
@@ -232,10 +220,50 @@ async def _listed(session: HostSession) -> list[ContainerDetails]:
     return await inspect_existing(session.docker.inspect_container, (c.id for c in summaries))
 
 
-async def _run_steps(
-    steps: dict[str, Coroutine[Any, Any, Any]], budget: float
+def _container_steps(
+    session: HostSession,
+    stacks: HostStacks,
+    containers: list[ContainerDetails],
+    now: datetime,
+) -> dict[str, Coroutine[Any, Any, Any]]:
+    """Every step but the disk usage's: what each needs is in the containers."""
+    secrets = secret_values(containers)
+    steps: dict[str, Coroutine[Any, Any, Any]] = {MEMORY_STEP: _meminfo(session)}
+    if wanted := paths_to_stat(containers):
+        steps[STAT_STEP] = stat_paths(session, wanted)
+    if any(port_conflict(c) for c in containers):
+        steps[LISTEN_STEP] = _listening(session)
+    for path in sorted({p for s in stacks.stacks if s.found for p in s.env_files}):
+        steps[f"read env file {path}"] = _env_file(session, path)
+    for stack in stacks.stacks:
+        for proxy in _role_containers(stack, "proxy"):
+            key = f"logs of {proxy.name}"
+            if key not in steps:  # two declared stacks may share one compose project
+                steps[key] = _logs(session, proxy, secrets)
+        if stack.roles.database and stack.roles.app:
+            steps[f"database of {stack.name}"] = _database(session, stack, containers, secrets)
+        if stack.migration_check_command:
+            steps[f"migration check of {stack.name}"] = _migration_check(session, stack, secrets)
+    for container in wants_logs(stacks, now):
+        key = f"logs of {container.name}"
+        if key not in steps:  # a proxy's longer tail serves as well
+            steps[key] = _container_logs(session, container, secrets)
+    if any(s.found for s in stacks.stacks):
+        steps[COMPOSE_SERVICES_STEP] = _compose_services(session, stacks, secrets)
+    for name, hostname in _names_to_resolve(stacks, containers):
+        steps[f"resolve {hostname} in {name}"] = _resolve(session, name, hostname)
+    return steps
+
+
+def _start_steps(steps: dict[str, Coroutine[Any, Any, Any]]) -> dict[str, asyncio.Task[Any]]:
+    return {name: asyncio.create_task(step, name=name) for name, step in steps.items()}
+
+
+async def _finish_steps(
+    tasks: dict[str, asyncio.Task[Any]], budget: float
 ) -> tuple[dict[str, Any], list[str]]:
-    tasks = {name: asyncio.create_task(step, name=name) for name, step in steps.items()}
+    """Each step's result; those still running when ``budget`` is spent are cancelled
+    and named."""
     if not tasks:
         return {}, []
     await asyncio.wait(tasks.values(), timeout=max(budget, 0.01))
@@ -392,21 +420,23 @@ async def _env_file(session: HostSession, path: str) -> EnvFileFacts:
     return EnvFileFacts(path=path, values=parse_env_file(raw.decode("utf-8", errors="replace")))
 
 
-async def _logs(session: HostSession, container: str, secrets: set[str]) -> _ProxyLog:
-    try:
-        text = await session.docker.logs(container, tail=LOG_TAIL)
+async def _logs(session: HostSession, container: ContainerDetails, secrets: set[str]) -> _ProxyLog:
+    try:  # by id: the container inspected (a name may have moved to a new one since)
+        text = await session.docker.logs(container.id, tail=LOG_TAIL)
     except HostError:
         text = ""
-    return _ProxyLog(container, redact_text(text, known_secrets=secrets))
+    return _ProxyLog(container.name, redact_text(text, known_secrets=secrets))
 
 
-async def _container_logs(session: HostSession, container: str, secrets: set[str]) -> _ContainerLog:
+async def _container_logs(
+    session: HostSession, container: ContainerDetails, secrets: set[str]
+) -> _ContainerLog:
     """The last ``CONTAINER_LOG_TAIL`` lines of a down or restarting container, redacted."""
     try:
-        text = await session.docker.logs(container, tail=CONTAINER_LOG_TAIL)
+        text = await session.docker.logs(container.id, tail=CONTAINER_LOG_TAIL)
     except HostError:
         text = ""
-    return _ContainerLog(container, redact_text(text, known_secrets=secrets))
+    return _ContainerLog(container.name, redact_text(text, known_secrets=secrets))
 
 
 def _role_containers(stack: DiscoveredStack, role: str) -> list[ContainerDetails]:
@@ -816,10 +846,10 @@ async def _stale(
     session: HostSession, found: ComposeCLI, prefix: list[str], stack: DiscoveredStack
 ) -> tuple[tuple[str, ...], str | None]:
     """The containers compose would recreate now (its files changed since `up`): from
-    compose's own dry run of `up` (v2 ≥ 2.20), else by comparing `config --hash`
-    with each container's config-hash label (v1). ((), None) when it cannot tell."""
+    compose's own dry run of `up` (``ComposeCLI.dry_run_stays_dry``), else by comparing
+    `config --hash` with each container's config-hash label (v1). ((), None) when it cannot tell."""
     try:
-        if found.major >= 2 and found.version_tuple >= DRY_RUN_SINCE:
+        if found.dry_run_stays_dry:
             # --no-start: what it would create or recreate, without simulating the
             # start and the wait for healthy dependencies (80 ms instead of 600 here)
             dry = [*prefix, "up", "-d", "--dry-run", "--no-build", "--pull", "never", "--no-start"]
@@ -832,7 +862,9 @@ async def _stale(
                            and what.lower().startswith("recreat"))  # fmt: skip
             return tuple(stale), "compose's dry run of `up`"
         if found.major >= 2:
-            return (), None  # v2's `config --hash` disagrees with its own labels (compose#14001)
+            # v2's `config --hash` disagrees with its own labels (compose#14001); v5's dry
+            # run is not run (DRY_RUN_BEFORE): it cannot tell
+            return (), None
         result = await session.run([*prefix, "config", "--hash=*"], check=False)
     except HostError:
         return (), None

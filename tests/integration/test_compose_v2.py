@@ -205,8 +205,19 @@ def test_a_compose_file_edited_after_up_is_config_stale(
     spec = yaml.safe_load(path.read_text())
     spec["services"]["nginx"].setdefault("environment", {})["NGINX_WORKERS"] = "4"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    nginx = "shop-nginx-1" if which == "v2" else "shop_nginx_1"
+    client = lab.docker("h1")
+    before = client.containers.get(nginx)
     report = report_of(inventory, "lab")
     stale = [f for f in report.findings if f.code == "compose.config_stale"]
-    nginx = "shop-nginx-1" if which == "v2" else "shop_nginx_1"
     assert [f.subject.container for f in stale] == [nginx], codes(report)
     assert ("dry run" if which == "v2" else "config --hash") in str(stale[0].evidence["seen_by"])
+    # the diagnosis changed nothing (compose#14029: a dry run that recreated for real):
+    # the same container, still running, and still stale when diagnosed again
+    after = client.containers.get(nginx)
+    assert (after.id, after.status) == (before.id, "running")
+    assert after.attrs["State"]["StartedAt"] == before.attrs["State"]["StartedAt"]
+    again = report_of(inventory, "lab")
+    assert [f.subject.container for f in again.findings if f.code == "compose.config_stale"] == [
+        nginx
+    ]

@@ -86,7 +86,11 @@ def summary(c: ContainerDetails) -> ContainerSummary:
 
 
 def host_programs(
-    programs: Iterable[str], *, version_ok: bool = True, up_error: str | None = None
+    programs: Iterable[str],
+    *,
+    version_ok: bool = True,
+    up_error: str | None = None,
+    plugin_version: str = "2.29.7",
 ) -> Any:
     """A command handler: ``command -v`` finds ``programs``; compose runs (``up`` fails with
     ``up_error`` on stderr when given)."""
@@ -98,7 +102,7 @@ def host_programs(
             return completed(argv, stdout=argv[4] + "\n" if found else "", status=0 if found else 1)
         if argv[:3] == ("docker", "compose", "version"):
             works = "docker" in have and V2_PLUGIN in have
-            return completed(argv, stdout="2.29.7\n", status=0 if works else 1)
+            return completed(argv, stdout=f"{plugin_version}\n", status=0 if works else 1)
         if argv[:2] == ("docker-compose", "version"):
             works = "docker-compose" in have and version_ok
             return completed(argv, stdout="1.29.2\n", status=0 if works else 127)
@@ -300,6 +304,17 @@ async def test_the_implied_env_file_is_passed_explicitly_and_v1_without_a_plugin
     assert argv[2:4] == ["docker-compose", "-p"]
     assert not [a for a in fake.commands if "--dry-run" in a]  # v1 has no dry run
     assert any("has no dry run" in note for note in plan.notes)
+
+
+async def test_compose_v5_gets_no_dry_run() -> None:
+    """compose v5's `up -d --dry-run` was reported recreating for real (compose#14029):
+    planning never runs it; the plan says why it shows no dry run."""
+    fake, _ = session(lab_stack(), {ENV_PATH: drifted()}, programs=("docker", V2_PLUGIN))
+    fake._handler = host_programs(("docker", V2_PLUGIN), plugin_version="5.0.1")
+    plan = await make_plan(fake, project="shop", service="backend")
+    assert plan.refusal is None and shlex.split(plan.steps[0].call)[2:4] == ["docker", "compose"]
+    assert not [a for a in fake.commands if "--dry-run" in a]
+    assert any("compose#14029" in note for note in plan.notes), plan.notes
 
 
 async def test_no_compose_on_the_host_is_a_refusal() -> None:

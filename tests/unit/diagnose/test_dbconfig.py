@@ -360,7 +360,7 @@ def session(
             for c in containers
         ],
         details={c.id: c for c in containers},
-        log_text=dict(logs or {}),
+        log_text={c.id: (logs or {})[c.name] for c in containers if c.name in (logs or {})},
         exec_handler=lambda ref, argv: ExecResult(
             container=ref, argv=argv, exit_code=0, output="172.18.0.3  db\n"
         ),

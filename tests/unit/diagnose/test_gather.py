@@ -294,6 +294,24 @@ async def test_a_compose_file_edited_and_never_applied_is_config_stale() -> None
     assert [f for f in judge(facts).findings if f.code == "compose.config_stale"] == []
 
 
+async def test_compose_v5s_dry_run_is_never_run() -> None:
+    """compose v5's `up -d --dry-run` was reported recreating for real (compose#14029): a
+    diagnosis on a v5 host runs no dry run, and judges no staleness it cannot see."""
+
+    def v5(argv: tuple[str, ...]) -> CommandResult:
+        if argv[-2:] == ("version", "--short"):
+            return completed(argv, "5.0.1\n")
+        assert "--dry-run" not in argv, argv
+        return completed(argv, "backend\ndb\nnginx\n")
+
+    fake, _ = session(compose=v5)
+    facts = await gather_facts(fake, deadline=10, now=NOW)
+    assert not [argv for argv in fake.commands if "--dry-run" in argv]
+    assert facts.compose_services[0].services is not None  # the services are still read
+    assert facts.compose_services[0].stale == ()
+    assert [f for f in judge(facts).findings if f.code == "compose.config_stale"] == []
+
+
 async def test_a_services_own_env_file_edited_after_up_is_env_drift() -> None:
     """nginx loads `env_file: nginx.env` (not the project's .env): a key changed there
     since its container was created is env.drift naming that file, with its recreate."""

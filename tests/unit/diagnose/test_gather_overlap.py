@@ -7,7 +7,7 @@ import asyncio
 
 from bot.framework.compose_cli import PLUGIN_DIRS
 from bot.framework.session import CommandResult
-from bot.model.docker_objects import ContainerDetails, DiskUsage
+from bot.model.docker_objects import ContainerDetails, ContainerSummary, DiskUsage
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
 from tests.unit.diagnose.factories import NOW
@@ -68,3 +68,30 @@ async def test_compose_reads_run_the_program_the_search_found() -> None:
     )
     (orphan,) = [f for f in judge(facts).findings if f.code == "compose.orphan_container"]
     assert orphan.subject.container == "shop-db-1"
+
+
+class ListAfterSearch(FakeDocker):
+    """The container list answers only once compose's plugin search has started."""
+
+    searching: asyncio.Event | None = None
+
+    async def containers(self, *, all: bool = True) -> list[ContainerSummary]:
+        assert self.searching is not None
+        await asyncio.wait_for(self.searching.wait(), timeout=5)
+        return await super().containers(all=all)
+
+
+async def test_the_plugin_search_starts_with_the_first_docker_reads() -> None:
+    searching = asyncio.Event()
+
+    def search(argv: tuple[str, ...]) -> CommandResult:
+        if argv[4:] == PLUGIN_DIRS:
+            searching.set()
+        return searched(argv)
+
+    fake, docker = session(ListAfterSearch, compose=search)
+    assert isinstance(docker, ListAfterSearch)
+    docker.searching = searching
+    facts = await gather_facts(fake, deadline=10, now=NOW)  # would miss its deadline
+    searches = [argv for argv in fake.commands if argv[4:] == PLUGIN_DIRS]
+    assert len(searches) == 1 and facts.compose_services[0].services == ("backend", "nginx")
