@@ -90,10 +90,14 @@ class SlackBot:
             self.operations, self.pending, self.chat, self.access, offers, self.kept,
             self.incidents,
         )  # fmt: skip
+        # process_before_response: bolt answers Slack as soon as the listener returns, not on
+        # its next 10 ms poll of whether ack() was called; the listeners await nothing after
+        # ack() (bot.slack.listeners), so the answer is never later than it
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.signing_secret.get_secret_value(),
             raise_error_for_unhandled_request=False,
+            process_before_response=True,
         )
         self.deliveries = Deliveries(trail.store if trail else None)
         self.listeners = Listeners(
@@ -116,7 +120,8 @@ class SlackBot:
         self.background.spawn(work, channel=channel, user=user)
 
     async def drain(self) -> None:
-        """Wait for the background work (tests, and a graceful stop)."""
+        """Wait for the background work and the deliveries' claims (tests, a graceful stop)."""
+        await self.deliveries.drain()
         await self.background.drain()
 
     # --- the work ------------------------------------------------------------------------

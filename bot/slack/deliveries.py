@@ -3,10 +3,21 @@
 Slack may send one request more than once (an Events API retry, carrying
 ``X-Slack-Retry-Num``), and anyone who captured a signed request can send it
 again within the five minutes its signature stays valid. Either copy lands on
-any replica. The bolt middleware ``Deliveries.middleware`` (run after the
-signature check, before any listener) claims the delivery's key and, when it
-was claimed before, answers an empty 200: Slack shows nothing and nothing runs
-again, not even a second "already claimed" for a replayed click.
+any replica.
+
+The bolt middleware ``Deliveries.middleware`` (run after the signature check,
+before any listener) claims the delivery's key, but the ack does not wait for
+the claim: a round trip to the database, which under a burst of requests took
+most of the ack's time. The middleware starts the claim as a task, puts it in
+bolt's context (``CLAIM``) and lets the listener answer at once. What the
+listener acks with is only the parse of the request (a refusal's text, a usage
+line, an empty 200), so a replay may get the same answer as its first delivery
+did, and nothing else: everything a delivery *does* (its work, its audit rows,
+even a refusal's row) is handed to ``bot.slack.background``, which waits for
+the claim (``claimed``) and drops the work when the key was claimed before.
+A copy this process already knows (``Deliveries.seen``) is answered an empty
+200 without running its listener, as is every copy when there is no database
+(the in-memory claim is decided on the spot); Slack shows nothing.
 
 The key of a delivery (``delivery_key``):
 
@@ -24,12 +35,14 @@ Postgres, shared by every replica: ``INSERT … ON CONFLICT DO NOTHING`` lets
 exactly one replica win a key. Rows older than ``TTL`` are deleted now and
 then (bolt refuses signatures older than five minutes; Slack retries an event
 within minutes). With no database (``store`` is None), or while it cannot be
-reached, claims fall back to an in-memory LRU of this process only: replays
-reaching the same replica are still dropped, those reaching another are not.
+reached (or a claim fails in any other way), claims fall back to an in-memory
+LRU of this process only: replays reaching the same replica are still dropped,
+those reaching another are not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -53,6 +66,11 @@ SWEEP_EVERY = 60.0  # seconds between opportunistic deletes of expired rows
 MEMORY_SIZE = 10_000  # keys the in-memory fallback remembers
 RETRY_HEADER = "x-slack-retry-num"
 RETRY_NUM = re.compile(r"[0-9]{1,4}", re.ASCII)
+CLAIM = "stackbot_delivery_claim"  # bolt context key: the claim (a task) of this delivery
+# claims asking the database at once; the others queue here, in this process, rather than
+# for a connection of the pool, whose wait times out (5 s) and would leave a flood's
+# claims to this process's memory alone (the ack no longer paces them)
+CLAIMS_AT_ONCE = 4
 
 
 @dataclass(frozen=True)
@@ -104,13 +122,21 @@ class _Memory:
         self._size = size
         self._ttl = ttl
 
-    def first(self, digest: str) -> bool:
-        now = time.monotonic()
+    def _expire(self, now: float) -> None:
         while self._seen:  # the oldest first: drop the expired
             oldest, at = next(iter(self._seen.items()))
             if now - at <= self._ttl:
                 break
             del self._seen[oldest]
+
+    def seen(self, digest: str) -> bool:
+        """Whether ``digest`` was seen in the last ``TTL`` (without remembering it)."""
+        self._expire(time.monotonic())
+        return digest in self._seen
+
+    def first(self, digest: str) -> bool:
+        now = time.monotonic()
+        self._expire(now)
         if digest in self._seen:
             return False
         if len(self._seen) >= self._size:
@@ -126,16 +152,34 @@ class Deliveries:
         self.store = store
         self._memory = _Memory()
         self._swept = float("-inf")
+        self.claims: set[asyncio.Task[bool]] = set()  # claims in flight (kept, awaited on stop)
+        self._at_once = asyncio.Semaphore(CLAIMS_AT_ONCE)
+
+    def seen(self, key: DeliveryKey) -> bool:
+        """Whether this process knows ``key`` was claimed already (by itself or, as the
+        database told it, by another replica): a copy, dropped without asking anyone."""
+        return self._memory.seen(key.digest)
 
     async def first(self, key: DeliveryKey) -> bool:
-        """Whether this is the first time any replica sees ``key`` (and claim it if so)."""
+        """Whether this is the first time any replica sees ``key`` (and claim it if so).
+        Never raises: a claim that fails is decided by this process alone."""
         if self.store is None:
             return self._memory.first(key.digest)
         try:
-            return await self._claim(self.store, key.digest)
+            async with self._at_once:
+                return await self._claim(self.store, key.digest)
         except AuditUnavailable as exc:
             _log.warning("deliveries: %s; this process alone drops replays for now", exc.message)
-            return self._memory.first(key.digest)
+        except Exception:  # a claim must decide: a bug here must not run a delivery twice
+            _log.exception("deliveries: claim of %s failed; this process alone decides", key.short)
+        return self._memory.first(key.digest)
+
+    def claim(self, key: DeliveryKey) -> asyncio.Task[bool]:
+        """Start claiming ``key`` (``first``) without waiting for it."""
+        task = asyncio.ensure_future(self.first(key))
+        self.claims.add(task)
+        task.add_done_callback(self.claims.discard)
+        return task
 
     async def _claim(self, store: AuditStore, digest: str) -> bool:
         async with store.connection() as conn:
@@ -167,12 +211,42 @@ class Deliveries:
         response: BoltResponse,
         next_: Callable[[], Awaitable[None]],
     ) -> BoltResponse:
-        """Bolt global middleware (arguments injected by name): a delivery seen before gets an
-        empty 200 and goes no further."""
+        """Bolt global middleware (arguments injected by name): a delivery known to be a copy
+        gets an empty 200 and goes no further; any other goes on at once, its claim (a task)
+        in ``request.context[CLAIM]`` for the work to wait for (``claimed``)."""
         key = delivery_key(request.headers, request.raw_body, request.body)
-        if key is not None and not await self.first(key):
-            _log.info("delivery %s (retry %s) seen before: acknowledged, not run", key.short,
-                      key.retry)  # fmt: skip
-            return BoltResponse(status=200, body="")
+        if key is not None:
+            if self.store is None:  # claims in memory: decided now, nothing to wait for
+                copy = not self._memory.first(key.digest)
+            else:
+                copy = self.seen(key)
+                if not copy:
+                    request.context[CLAIM] = self.claim(key)
+            if copy:
+                _log.info("delivery %s (retry %s) seen before: acknowledged, not run", key.short,
+                          key.retry)  # fmt: skip
+                return BoltResponse(status=200, body="")
         await next_()
         return response
+
+    async def drain(self) -> None:
+        """Wait for the claims in flight (a graceful stop)."""
+        while self.claims:
+            await asyncio.gather(*list(self.claims), return_exceptions=True)
+
+
+Claim = Awaitable[bool]
+
+
+def claim_of(context: Mapping[str, Any]) -> Claim | None:
+    """The claim the middleware started for this delivery (None: nothing to wait for)."""
+    claim = context.get(CLAIM)
+    return claim if isinstance(claim, asyncio.Future) else None
+
+
+async def claimed(claim: Claim | None, what: str = "work") -> bool:
+    """Whether the delivery that ``claim`` is of runs here: it was first, or had no claim."""
+    if claim is None or await claim:
+        return True
+    _log.info("delivery seen before (claimed elsewhere or earlier): its %s is dropped", what)
+    return False

@@ -5,6 +5,12 @@ groups come from a cache, so the ack is never late; a refusal is the ack's answe
 (and an audit row). The work runs in the background (``bot.slack.background``):
 the workflows in ``bot.slack.workflows`` and the incident desk. A button's click is
 acked at once; its stored action is loaded and authorised by its workflow.
+
+A listener awaits nothing after its ``ack()`` (bolt answers Slack when the listener
+returns, ``process_before_response``): all it does after is hand off, and whatever
+it hands off (the work, a refusal's audit row) carries the delivery's claim
+(``bot.slack.deliveries``), so that a replayed or retried delivery, acked like its
+first one, runs nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -39,14 +45,14 @@ from bot.slack.commands import (
     Volumes,
     parse,
 )
-from bot.slack.deliveries import Deliveries
+from bot.slack.deliveries import Claim, Deliveries, claim_of
 from bot.slack.incidents import IncidentDesk
 from bot.slack.payloads import click_parts
 from bot.slack.workflows.diagnose import Diagnoses
 from bot.slack.workflows.fixes import Fixes
 from bot.slack.workflows.reports import Reports
 
-Listener = Callable[[Any, Mapping[str, Any]], Awaitable[None]]
+Listener = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Awaitable[None]]
 Work = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
@@ -87,14 +93,15 @@ class Listeners:
 
     # --- /stack ------------------------------------------------------------------------
 
-    async def on_stack(self, ack: Any, body: Mapping[str, Any]) -> None:
+    async def on_stack(self, ack: Any, body: Mapping[str, Any], context: Mapping[str, Any]) -> None:
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         text = str(body.get("text", ""))
+        claim = claim_of(context)
         groups = await self.access.groups_of(user)
         visible = visible_environments(self.inventory, user, groups)
         if not visible:  # a stranger: one answer, whatever the text (SECURITY.md, "Strangers")
             await ack(response_type="ephemeral", text=messages.NO_ROLE)
-            await self._audit_stranger(user, text)
+            self._audit_stranger(user, text, claim)
             return
         try:
             command = parse(text, self.inventory.environments, hints=visible)
@@ -102,7 +109,7 @@ class Listeners:
             await ack(response_type="ephemeral", text=exc.answer)
             return
         if isinstance(command, OnCallShow | Incidents | OnCallOverride):
-            await self._on_oncall(ack, command, user, channel)
+            await self._on_oncall(ack, command, user, channel, claim)
             return
         if isinstance(command, Help | Envs):
             answer = (help_text if isinstance(command, Help) else envs_text)(
@@ -120,23 +127,27 @@ class Listeners:
         decision = authorise(self.inventory, command.env, user, groups, needed)
         if not decision.allowed:
             await ack(response_type="ephemeral", text=decision.reason)
-            await self.access.denied(user, command.env, command.verb, decision.reason)
+            self._audit_denied(user, command.env, command.verb, decision.reason, claim)
             return
         await ack()
-        spawn = self.background.spawn
+        work: Awaitable[None] | None = None
         if isinstance(command, Diagnose):
-            spawn(self.diagnoses.diagnose(command, user, channel), channel=channel, user=user)
+            work = self.diagnoses.diagnose(command, user, channel)
         elif isinstance(command, Volumes | Disk | Report):
             params = command.params if isinstance(command, Report) else {}
-            spawn(
-                self.reports.report(command.verb, command.env, user, channel, params),
-                channel=channel,
-                user=user,
-            )
+            work = self.reports.report(command.verb, command.env, user, channel, params)
         elif isinstance(command, Audit):
-            spawn(self.reports.audit(command, user, channel), channel=channel, user=user)
+            work = self.reports.audit(command, user, channel)
+        if work is not None:
+            self.background.spawn(work, channel=channel, user=user, claim=claim)
 
-    async def _audit_stranger(self, user: str, text: str) -> None:
+    def _audit_denied(
+        self, user: str, env: str, what: str, reason: str, claim: Claim | None
+    ) -> None:
+        """The refusal's audit row, once the delivery's claim says it is not a copy."""
+        self.background.spawn(self.access.denied(user, env, what, reason), claim=claim)
+
+    def _audit_stranger(self, user: str, text: str, claim: Claim | None) -> None:
         """A stranger's command that names an environment is audited as refused, as anyone's."""
         try:
             command = parse(text, self.inventory.environments)
@@ -144,10 +155,15 @@ class Listeners:
             return
         env = getattr(command, "env", None)
         if isinstance(env, str):
-            await self.access.denied(user, env, command.verb, "no role on any environment")
+            self._audit_denied(user, env, command.verb, "no role on any environment", claim)
 
     async def _on_oncall(
-        self, ack: Any, command: OnCallShow | Incidents | OnCallOverride, user: str, channel: str
+        self,
+        ack: Any,
+        command: OnCallShow | Incidents | OnCallOverride,
+        user: str,
+        channel: str,
+        claim: Claim | None,
     ) -> None:
         """``/stack oncall``, ``/stack oncall override``, ``/stack incidents``."""
         desk = self.desk
@@ -164,7 +180,7 @@ class Listeners:
             decision = authorise(self.inventory, command.env, user, groups, needed)
             if not decision.allowed:
                 await ack(response_type="ephemeral", text=decision.reason)
-                await self.access.denied(user, command.env, command.verb, decision.reason)
+                self._audit_denied(user, command.env, command.verb, decision.reason, claim)
                 return
         await ack()
         if isinstance(command, OnCallShow):
@@ -173,17 +189,17 @@ class Listeners:
             work = desk.list_incidents(command, user, channel)
         else:
             work = desk.override(command, user, channel)
-        self.background.spawn(work, channel=channel, user=user)
+        self.background.spawn(work, channel=channel, user=user, claim=claim)
 
     # --- buttons -----------------------------------------------------------------------
 
     def _click(self, work: Work) -> Listener:
         """A button's listener: ack at once, then ``work(body)`` in the background."""
 
-        async def listener(ack: Any, body: Mapping[str, Any]) -> None:
+        async def listener(ack: Any, body: Mapping[str, Any], context: Mapping[str, Any]) -> None:
             await ack()
             user, channel, _ = click_parts(body)
-            self.background.spawn(work(body), channel=channel, user=user)
+            self.background.spawn(work(body), channel=channel, user=user, claim=claim_of(context))
 
         return listener
 

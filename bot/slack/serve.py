@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import psycopg
-from aiohttp import web
+from aiohttp import ClientSession, web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.inventory.config.models import Inventory
@@ -55,6 +55,7 @@ async def serve(
         open_trail(inventory, environ) as trail,
         Transport(inventory.ssh) as transport,
         delivery_claims(trail) as claims,
+        ClientSession() as slack_session,
     ):
         bot = SlackBot(
             inventory,
@@ -65,6 +66,10 @@ async def serve(
         )
         if claims is not None:
             bot.deliveries.store = claims
+        # one HTTP session for every Web API call (bolt's per-request clients share it too):
+        # its connections are kept and reused, where by default each call opens and closes
+        # one (a TLS handshake each to slack.com), on the loop the acks share
+        bot.client.session = slack_session
         await bot.refresh_groups()  # so the first /stack is acked without waiting for Slack
         web_app = bot.app.server(port=port, path=EVENTS_PATH, host=host).web_app if http else None
         token = environ.get(ALERT_TOKEN_VARIABLE, "")
@@ -112,15 +117,16 @@ async def serve(
             await bot.drain()
 
 
-CLAIM_CONNECTIONS = 10  # a burst's acks claim their deliveries side by side
+CLAIM_CONNECTIONS = 10  # a burst's deliveries are claimed side by side
 
 
 @asynccontextmanager
 async def delivery_claims(trail: AuditTrail) -> AsyncIterator[AuditStore | None]:
-    """The delivery claims' own connections to the audit database. A claim is made before
-    the ack; on the trail's pool (four connections) it would queue behind the audit rows
-    and stored plans a burst of requests writes, and the ack with it (seconds: Slack gives
-    up after three). None without a database (claims stay in memory)."""
+    """The delivery claims' own connections to the audit database. The ack does not wait
+    for a claim, but every bit of a delivery's work does (``bot.slack.deliveries``); on
+    the trail's pool (four connections) a claim would queue behind the audit rows and
+    stored plans a burst of requests writes, and each request's work behind it. None
+    without a database (claims stay in memory)."""
     if trail.store is None:
         yield None
         return

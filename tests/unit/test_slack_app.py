@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from pydantic import SecretStr
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -20,7 +22,7 @@ from bot.model.docker_objects import ContainerSummary
 from bot.model.findings import Severity, Subject, make_finding
 from bot.slack import messages
 from bot.slack.app import SlackBot
-from bot.slack.deliveries import DeliveryKey, _Memory, delivery_key
+from bot.slack.deliveries import Deliveries, DeliveryKey, _Memory, delivery_key
 from bot.slack.settings import SlackSettings
 from bot.stores.audit.trail import AuditTrail
 from tests.slackstub.fixtures import slack_api
@@ -211,6 +213,58 @@ async def test_a_replayed_click_is_acked_without_a_second_answer(
     double = block_actions_body("fix:p1", "p1", user_id=VIEWER)  # a second click: its own
     await dispatch(bot, double, timestamp=now)  # action_ts, so a delivery of its own
     assert len(slack_api.ephemerals(VIEWER)) == 2
+
+
+async def test_the_ack_does_not_wait_for_the_claim_and_a_copy_runs_nothing(
+    slack_api: SlackStub, tmp_path: Path
+) -> None:
+    bot = make_bot(tmp_path, slack_api.api_url)
+    deliveries = bot.deliveries
+    claimed: set[str] = set()
+    answer = asyncio.Event()
+
+    async def late_claim(store: object, digest: str) -> bool:  # a shared database, slow
+        await answer.wait()
+        first = digest not in claimed
+        claimed.add(digest)
+        deliveries._memory.first(digest)  # as the real claim does
+        return first
+
+    deliveries.store = cast(Any, object())
+    deliveries._claim = late_claim  # type: ignore[method-assign]
+    body = slash_command_body("audit prod", user_id=VIEWER, trigger_id="t-late")
+    now = int(time.time())
+
+    async def ack_of(timestamp: int, retry: int | None = None) -> BoltResponse:
+        headers = signed_headers(body, SECRET, timestamp)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry)}
+        request = AsyncBoltRequest(
+            body=body.decode(), headers={k.lower(): [v] for k, v in headers.items()}
+        )
+        return await asyncio.wait_for(bot.app.async_dispatch(request), 1)
+
+    first, retry = await ack_of(now), await ack_of(now + 2, retry=1)  # claims unanswered
+    assert first.status == retry.status == 200 and first.body == retry.body == ""
+    assert len(deliveries.claims) == 2 and not slack_api.calls("chat.postEphemeral")
+    answer.set()
+    await bot.drain()
+    # `/stack audit` with no database tells the user so: the first delivery did, the retry not
+    assert len(slack_api.ephemerals(VIEWER)) == 1 and bot.failures == []
+    replay = await ack_of(now)  # known to this process now: acked at once, no claim, no run
+    assert replay.body == "" and not deliveries.claims and not bot.tasks
+
+
+async def test_a_claim_that_fails_is_decided_in_memory() -> None:
+    deliveries = Deliveries(cast(Any, object()))
+
+    async def broken(store: object, digest: str) -> bool:
+        raise RuntimeError("a bug, not an outage")
+
+    deliveries._claim = broken  # type: ignore[method-assign]
+    key = DeliveryKey("d" * 64, "body")
+    assert await deliveries.claim(key) is True
+    assert await deliveries.claim(key) is False
 
 
 def test_delivery_keys() -> None:
