@@ -33,6 +33,7 @@ from bot.transport import Transport
 from runbooks import load_actions, load_runbook
 from runbooks.diagnose.gather import gather_facts
 from runbooks.diagnose.runbook import judge
+from tests.integration.compose_kinds import V2_AND_SAMPLED_V1
 from tests.integration.inventories import lab_host, write_inventory
 from tests.lab.lab import Lab
 from tests.lab.stack import cname, exec_in
@@ -194,7 +195,7 @@ def run_plan_only(inventory: Inventory, name: str, **raw: Any) -> tuple[Plan, No
     return asyncio.run(go()), None
 
 
-@pytest.mark.parametrize("compose", ["v2", "v1"])
+@pytest.mark.parametrize("compose", V2_AND_SAMPLED_V1)
 def test_s4_the_offered_fixes_in_report_order_leave_the_app_up_with_its_tables(
     lab: Lab, inventory: Inventory, tmp_path: Path, backups: Path, compose: str
 ) -> None:

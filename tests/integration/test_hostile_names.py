@@ -32,6 +32,7 @@ from bot.inventory.config import load_inventory
 from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 from bot.stores.audit.setup import open_trail
+from tests.integration.compose_kinds import V2_AND_SAMPLED_V1
 from tests.integration.inventories import lab_host, write_inventory
 from tests.integration.test_ownership import SECRET, send
 from tests.lab import compose_tools, images, stack
@@ -77,7 +78,7 @@ def sentinels() -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module", params=["v2", "v1"])
+@pytest.fixture(scope="module", params=V2_AND_SAMPLED_V1)
 def hostile(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Path]:
     lab.scenario("healthy", request.param)
     assert sentinels() == []

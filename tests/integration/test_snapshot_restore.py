@@ -37,6 +37,7 @@ from bot.slack.app import SlackBot
 from bot.slack.settings import SlackSettings
 from bot.stores.audit.setup import open_trail
 from bot.stores.audit.store import RowFilter
+from tests.integration.compose_kinds import V2_AND_SAMPLED_V1
 from tests.integration.inventories import lab_host, write_inventory
 from tests.integration.test_cures import run  # plan, then execute it confirmed
 from tests.integration.test_ownership import send
@@ -115,7 +116,7 @@ def checked(snapshot: Snapshot, directory: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("compose", ["v2", "v1"])
+@pytest.mark.parametrize("compose", V2_AND_SAMPLED_V1)
 def test_the_migrations_snapshot_puts_the_tables_and_rows_back(
     lab: Lab, tmp_path: Path, backups: Path, compose: str
 ) -> None:
