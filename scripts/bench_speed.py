@@ -204,7 +204,11 @@ class Bench:
         return [sys.executable, "-m", "bot.cli", "--config", str(inventory), *args]
 
     def cli_env(self, tree: Path) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(tree)}
+        """As a user's shell runs it: Python keeps its compiled bytecode (an installed
+        package has it; PYTHONDONTWRITEBYTECODE in this environment would compile ~100
+        modules again on every run, ~0.25 s). Run 0, dropped, writes it."""
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return {**env, "PYTHONPATH": str(tree)}
 
 
 def ensure_s1(lab: Any) -> None:
@@ -328,6 +332,101 @@ async def part_manual(bench: Bench) -> list[str]:
 
 # ------------------------------------------------------------------ 2. fan-out
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+ENGINE_COMMANDS = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2"}
+CPU_COLUMNS = ("stackbot (this process)", "sshd and what it ran", "Docker engine and containers")
+
+
+@dataclass
+class _Process:
+    comm: str
+    ppid: int
+    cpu: float  # seconds: its own and its reaped children's (utime+stime+cutime+cstime)
+
+
+@dataclass
+class CpuSnapshot:
+    """The machine's busy CPU time (/proc/stat) and every process's CPU time, in seconds.
+    A process that ended is counted in its parent's cutime once reaped: the commands an
+    sshd ran land in that sshd."""
+
+    busy: float
+    processes: dict[int, _Process]
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+        processes: dict[int, _Process] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+            rest = raw[raw.rindex(")") + 2 :].split()
+            utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
+            cpu = (utime + stime + cutime + cstime) / CLOCK_TICKS
+            processes[int(entry.name)] = _Process(comm, int(rest[1]), cpu)
+        busy = (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+        return cls(busy, processes)
+
+    def spent_since(self, before: CpuSnapshot, lab_dir: Path) -> dict[str, float]:
+        """CPU seconds since ``before``: "machine" (everything, kernel included), this
+        process, and the lab's processes (those with an ancestor whose command line names
+        ``lab_dir``) by what they are: sshd and what it ran, the Docker engine and the
+        containers (postgres, the apps); "rest of the machine" for the others."""
+        marker = str(lab_dir).rstrip("/") + "/"
+        lab_roots: dict[int, bool] = {}
+
+        def in_lab(pid: int) -> bool:
+            if pid not in lab_roots:
+                try:
+                    cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+                except OSError:
+                    cmdline = b""
+                lab_roots[pid] = marker.encode() in cmdline
+            return lab_roots[pid]
+
+        groups = {name: 0.0 for name in (*CPU_COLUMNS, "rest of the machine")}
+        for pid, process in self.processes.items():
+            earlier = before.processes.get(pid)
+            same = earlier is not None and earlier.comm == process.comm
+            spent = max(process.cpu - (earlier.cpu if earlier and same else 0.0), 0.0)
+            if not spent:
+                continue
+            chain: list[int] = []
+            at = pid
+            while at in self.processes and at > 1 and len(chain) < 64:
+                chain.append(at)
+                at = self.processes[at].ppid
+            if pid == os.getpid():
+                group = CPU_COLUMNS[0]
+            elif not any(in_lab(p) for p in chain):
+                group = "rest of the machine"
+            elif any(self.processes[p].comm == "sshd" for p in chain):
+                group = CPU_COLUMNS[1]
+            elif any(self.processes[p].comm in ENGINE_COMMANDS for p in chain):
+                group = CPU_COLUMNS[2]
+            else:
+                group = "rest of the machine"
+            groups[group] += spent
+        return {"machine": self.busy - before.busy, **groups}
+
+
+def cpu_line(n: int, wall: float, spent: dict[str, float]) -> str:
+    """One row of the CPU table: where the CPU went during one run of n hosts."""
+    cores = os.cpu_count() or 1
+    ours = sum(spent[g] for g in CPU_COLUMNS)
+    return (
+        f"| {n} | {ms(wall)} | "
+        + " | ".join(ms(spent[g]) for g in CPU_COLUMNS)
+        + f" | {ms(ours)} | {ms(ours / n)} | **{ms(ours / cores)}** | "
+        f"{ms(spent['rest of the machine'])} |"
+    )
+
 
 async def timed_diagnose(
     operations: Any, env: str, who: Any, done_at: dict[str, float] | None = None
@@ -347,6 +446,7 @@ async def part_fanout(bench: Bench, fan: Any) -> list[str]:
     from bot.operations import Operations, Requester
     from bot.stores.audit.setup import open_trail
     from bot.transport import Transport
+    from tests.lab.config import RUN_DIR
 
     path = fan.write_inventory(
         bench.dir / "fanout.yaml", FAN_SIZES, black_holed_size=BLACK_HOLE_AMONG,
@@ -356,16 +456,23 @@ async def part_fanout(bench: Bench, fan: Any) -> list[str]:
     who = Requester(actor="bench", surface="cli")
     repeat = max(3, bench.runs // 3)
     rows: dict[int, tuple[list[float], list[float], int]] = {}
+    cpu_first: list[tuple[int, float, dict[str, float]]] = []
+    cpu_warm: list[tuple[int, float, dict[str, float]]] = []
     async with open_trail(inventory) as trail:
         for n in FAN_SIZES:
             firsts, warms, unreached = [], [], 0
             for _ in range(repeat):
                 async with Transport(inventory.ssh) as transport:
                     operations = Operations(inventory, trail=trail, transport=transport)
+                    before = CpuSnapshot.take()
                     first, report = await timed_diagnose(operations, f"fan{n}", who)
+                    between = CpuSnapshot.take()
                     warm, _ = await timed_diagnose(operations, f"fan{n}", who)
+                    after = CpuSnapshot.take()
                 firsts.append(first)
                 warms.append(warm)
+                cpu_first.append((n, first, between.spent_since(before, RUN_DIR)))
+                cpu_warm.append((n, warm, after.spent_since(between, RUN_DIR)))
                 unreached = max(unreached, sum(1 for h in report.hosts if not h.reached))
             rows[n] = (firsts, warms, unreached)
             print(f"fan{n}: first {ms(median(firsts))}, warm {ms(median(warms))}")
@@ -403,6 +510,31 @@ async def part_fanout(bench: Bench, fan: Any) -> list[str]:
             f"| {n} | {ms(median(firsts))} | {median(firsts) / one_first:.2f}x | "
             f"{ms(median(warms))} | {median(warms) / one_warm:.2f}x | {unreached} |"
         )
+    lines += [
+        "",
+        "Where the CPU went (the run whose wall time was the median of each size; each "
+        "process's own and reaped children's CPU time from /proc; the lab's processes are "
+        "those started under its run directory). Every lab host is processes on this "
+        f"machine's {os.cpu_count()} cores: the CPU a run needs, divided by the cores, is "
+        'the least wall time it can take here, whatever stackbot does. "rest of the '
+        "machine\": kernel threads (the network namespaces' packets among them) and any "
+        "other work meanwhile.",
+        "",
+    ]
+    for label, samples in (("first", cpu_first), ("warm", cpu_warm)):
+        lines += [
+            f"{label}:",
+            "",
+            "| hosts | wall | "
+            + " | ".join(CPU_COLUMNS)
+            + " | all of it | per host | least wall time: all ÷ cores | rest of the machine |",
+            "|---|---|" + "---|" * len(CPU_COLUMNS) + "---|---|---|---|",
+        ]
+        for n in FAN_SIZES:
+            runs = sorted((s for s in samples if s[0] == n), key=lambda s: s[1])
+            _, wall, spent = runs[len(runs) // 2]
+            lines.append(cpu_line(n, wall, spent))
+        lines.append("")
     delay = median(with_bh) - median(without)
     lines += [
         "",
@@ -577,8 +709,8 @@ def _log_summary(path: Path) -> str:
 
 
 async def _diagnoses_run(path: Path) -> str:
-    """How many diagnoses serve ran for the requests, from its audit rows (a request that
-    shared a run in flight names it in ``shared_with``)."""
+    """How many diagnoses serve ran for the requests, from its audit rows (Slack's only;
+    a request that shared a run in flight names it in ``shared_with``)."""
     from bot.inventory.config import load_inventory
     from bot.stores.audit.setup import open_trail
     from bot.stores.audit.store import RowFilter
@@ -587,6 +719,7 @@ async def _diagnoses_run(path: Path) -> str:
         if trail.store is None:
             return "- (the audit database did not start: diagnoses not counted)"
         rows = await trail.store.rows(RowFilter(action="diagnose"))
+    rows = [r for r in rows if r.surface == "slack"]  # not the other parts' (same data_dir)
     requested = sum(1 for r in rows if r.kind == "requested")
     diagnosed = [r for r in rows if r.kind == "diagnosed"]
     shared = sum(1 for r in diagnosed if "shared_with" in r.details)
@@ -772,7 +905,7 @@ async def part_counts(bench: Bench) -> list[str]:
                     f"{len(requests) - len(sdk)} | {2 + total} |"
                 )
     for total, counter in endpoints.items():
-        top = ", ".join(f"{k} x{v}" for k, v in counter.most_common(8))
+        top = ", ".join(f"{k} x{v}" for k, v in counter.most_common())
         lines.append(f"\ndocker-py's requests with {total} containers: {top}")
     lines += ["", *processes_per_run(bench)]
     return lines
