@@ -66,7 +66,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from bot.framework.action import Action, HostParams, Plan, ReadOnlyHost, Step, StepOutcome
-from bot.framework.compose_cli import parse_dry_run
+from bot.framework.compose_cli import DRY_RUN_BEFORE, parse_dry_run
 from bot.framework.runbook import Risk
 from bot.framework.session import CommandResult, HostSession
 from bot.inventory.discovery import discover_stacks
@@ -460,7 +460,7 @@ async def _plan_compose(
             return _refused(base, refusal, before)
         shown = "; ".join(f"{kind.lower()} {name}: {what}" for kind, name, what in said[:8])
         notes.append(f"compose's own dry run of this up: {shown or 'nothing to do'}")
-    elif compose.major >= 5:
+    elif compose.version_tuple >= DRY_RUN_BEFORE:
         notes.append(
             f"{compose.label}: its dry run is not run (compose#14029: v5's `up -d --dry-run` "
             "was seen recreating for real): the command above is exactly what will run"

@@ -244,9 +244,9 @@ def claim_of(context: Mapping[str, Any]) -> Claim | None:
     return claim if isinstance(claim, asyncio.Future) else None
 
 
-async def claimed(claim: Claim | None, what: str = "work") -> bool:
+async def claimed(claim: Claim | None) -> bool:
     """Whether the delivery that ``claim`` is of runs here: it was first, or had no claim."""
     if claim is None or await claim:
         return True
-    _log.info("delivery seen before (claimed elsewhere or earlier): its %s is dropped", what)
+    _log.info("delivery seen before (claimed elsewhere or earlier): its work is dropped")
     return False
