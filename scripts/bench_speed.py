@@ -357,6 +357,7 @@ class CpuSnapshot:
     def take(cls) -> CpuSnapshot:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+        busy = (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
         processes: dict[int, _Process] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -370,14 +371,15 @@ class CpuSnapshot:
             utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
             cpu = (utime + stime + cutime + cstime) / CLOCK_TICKS
             processes[int(entry.name)] = _Process(comm, int(rest[1]), cpu)
-        busy = (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
         return cls(busy, processes)
 
     def spent_since(self, before: CpuSnapshot, lab_dir: Path) -> dict[str, float]:
-        """CPU seconds since ``before``: "machine" (everything, kernel included), this
-        process, and the lab's processes (those with an ancestor whose command line names
-        ``lab_dir``) by what they are: sshd and what it ran, the Docker engine and the
-        containers (postgres, the apps); "rest of the machine" for the others."""
+        """CPU seconds since ``before``: this process, and the lab's processes (those with
+        an ancestor whose command line names ``lab_dir``) by what they are: sshd and what
+        it ran, the Docker engine and the containers (postgres, the apps); "rest of the
+        machine": the machine's busy time (/proc/stat) beyond those, kernel threads and
+        other work included. (Not the other processes' own sums: a process that reaps a
+        child started long before adds all of that child's time at once.)"""
         marker = str(lab_dir).rstrip("/") + "/"
         lab_roots: dict[int, bool] = {}
 
@@ -390,7 +392,7 @@ class CpuSnapshot:
                 lab_roots[pid] = marker.encode() in cmdline
             return lab_roots[pid]
 
-        groups = {name: 0.0 for name in (*CPU_COLUMNS, "rest of the machine")}
+        groups = dict.fromkeys(CPU_COLUMNS, 0.0)
         for pid, process in self.processes.items():
             earlier = before.processes.get(pid)
             same = earlier is not None and earlier.comm == process.comm
@@ -403,17 +405,15 @@ class CpuSnapshot:
                 chain.append(at)
                 at = self.processes[at].ppid
             if pid == os.getpid():
-                group = CPU_COLUMNS[0]
+                groups[CPU_COLUMNS[0]] += spent
             elif not any(in_lab(p) for p in chain):
-                group = "rest of the machine"
+                continue
             elif any(self.processes[p].comm == "sshd" for p in chain):
-                group = CPU_COLUMNS[1]
+                groups[CPU_COLUMNS[1]] += spent
             elif any(self.processes[p].comm in ENGINE_COMMANDS for p in chain):
-                group = CPU_COLUMNS[2]
-            else:
-                group = "rest of the machine"
-            groups[group] += spent
-        return {"machine": self.busy - before.busy, **groups}
+                groups[CPU_COLUMNS[2]] += spent
+        ours = sum(groups.values())
+        return {**groups, "rest of the machine": max(self.busy - before.busy - ours, 0.0)}
 
 
 def cpu_line(n: int, wall: float, spent: dict[str, float]) -> str:
