@@ -12,7 +12,11 @@ would run, as the docker CLI finds it (the first ``docker-compose`` in
 ``$DOCKER_CONFIG/cli-plugins``, else ``~/.docker/cli-plugins``, then the system's
 plugin folders), and asks that program its version: one Go program started, where
 ``docker compose version`` starts three (the docker CLI, the plugin's
-``docker-cli-plugin-metadata``, the plugin). Found, the reads run the program itself
+``docker-cli-plugin-metadata``, the plugin). A process that already asked that very
+file on that host (same path, device, inode, size, modification and change times, as
+``stat`` prints them in the same ``sh``) takes the version it said then, and starts
+none: a new connection to a host whose compose did not change costs one ``sh``.
+Found, the reads run the program itself
 (``ComposeCLI.direct_argv``), as v2's standalone ``docker-compose`` runs, which takes
 the same arguments: about half of each compose command's time. When the search
 cannot tell (no ``docker``, extra plugin folders in config.json, a first candidate
@@ -56,7 +60,11 @@ PLUGIN_DIRS = (
 # docker CLI, when config.json adds plugin folders (`cliPluginsExtraDirs`: the CLI's
 # documentation and its code disagree on where they come in the order), or when the
 # first candidate is not an executable file (the CLI would refuse it, not skip it).
+# It prints the program's path, then what identifies that file (device, inode, size, times),
+# then its version: the version only when that identity is not the one given as $1 (the
+# file this process already asked on this host, unchanged since: see _KNOWN).
 _FIND_PLUGIN = """command -v docker >/dev/null 2>&1 || exit 0
+known="$1"; shift
 c="${DOCKER_CONFIG:-$HOME/.docker}"
 grep -qs cliPluginsExtraDirs "$c/config.json" && exit 0
 for d in "$c/cli-plugins" "$@"; do
@@ -64,10 +72,20 @@ for d in "$c/cli-plugins" "$@"; do
   if [ -e "$p" ]; then
     [ -f "$p" ] && [ -x "$p" ] || exit 0
     printf '%s\\n' "$p"
+    id=$(stat -L -c '%d %i %s %.9Y %.9Z' -- "$p" 2>/dev/null) || id=
+    printf '%s\\n' "$id"
+    [ -n "$id" ] && [ "$p $id" = "$known" ] && exit 0
     exec "$p" version --short
   fi
 done
 """
+# what the search's `stat` prints of the program: device, inode, size, mtime, ctime
+_IDENTITY = re.compile(r"\d+ \d+ \d+ \d+(\.\d+)? \d+(\.\d+)?")
+# host -> ("path identity", version) of the plugin program this process last asked its
+# version: a new connection to that host asks again only when the file changed (a compose
+# program starts in ~50 ms of CPU; its `stat` in none)
+_KNOWN: dict[tuple[str, ...], tuple[str, str]] = {}
+_KNOWN_LIMIT = 4096
 DRY_RUN_SINCE = (2, 20, 0)  # compose v2 learned `up --dry-run`
 # compose v5's `up -d --dry-run` was reported recreating containers for real (compose#14029,
 # 2026-08): from v5 on, stackbot runs no dry run until a version is proven to stay dry
@@ -129,21 +147,45 @@ async def _version_of(session: HostSession, argv: tuple[str, ...]) -> str | None
     return ".".join(match.groups()) if match else None
 
 
+def _host_key(session: HostSession) -> tuple[str, ...]:
+    host = session.host
+    jump = host.jump_host
+    return (host.address, str(host.port), host.user or "", jump.address if jump else "",
+            str(jump.port) if jump else "", host.docker_socket)  # fmt: skip
+
+
 async def _plugin_program(session: HostSession) -> tuple[str, str] | None:
     """(path, version) of the program ``docker compose`` runs, a v2; None when the
-    search found none (or one that is not an executable file, or no ``docker``)."""
+    search found none (or one that is not an executable file, or no ``docker``). The
+    version is asked of the program unless this process asked the very same file on
+    this host before (``_KNOWN``: path, device, inode, size, modification and change
+    times all unchanged)."""
+    key = _host_key(session)
+    known = _KNOWN.get(key)
     try:
         result = await session.run(
-            ["sh", "-c", _FIND_PLUGIN, "sh", *PLUGIN_DIRS], check=False, timeout=DETECT_TIMEOUT
+            ["sh", "-c", _FIND_PLUGIN, "sh", known[0] if known else "", *PLUGIN_DIRS],
+            check=False,
+            timeout=DETECT_TIMEOUT,
         )
     except HostError:
         return None
     path, _, rest = result.stdout.partition("\n")
-    match = _VERSION.search(rest) if result.ok else None
-    if match is None or not path.startswith("/") or not path.endswith("/docker-compose"):
+    identity, _, said = rest.partition("\n")
+    if not result.ok or not path.startswith("/") or not path.endswith("/docker-compose"):
+        return None
+    seen = f"{path} {identity}" if _IDENTITY.fullmatch(identity) else None
+    if known is not None and seen == known[0] and not said.strip():
+        return path, known[1]  # the same file as before: its version is the one it said
+    match = _VERSION.search(said)
+    if match is None or int(match[1]) < 2:
         return None
     version = ".".join(match.groups())
-    return (path, version) if int(match[1]) >= 2 else None
+    if seen is not None:
+        if len(_KNOWN) >= _KNOWN_LIMIT:
+            _KNOWN.pop(next(iter(_KNOWN)))
+        _KNOWN[key] = (seen, version)
+    return path, version
 
 
 async def _detect(session: HostSession) -> ComposeCLI | None:

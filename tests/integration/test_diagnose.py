@@ -327,7 +327,7 @@ def test_frugal_one_list_and_one_inspect_per_container(lab: Lab, inventory: Inve
     # once per connection: the search for the program `docker compose` runs (it asks
     # that program its version); only when it finds none, `docker compose version`,
     # then v1's
-    searches = [argv for argv in counting.commands if argv[4:] == PLUGIN_DIRS]
+    searches = [argv for argv in counting.commands if argv[5:] == PLUGIN_DIRS]
     versions = [argv for argv in counting.commands if argv[-2:] == ("version", "--short")]
     plugin = ("docker", "compose", "version", "--short")
     assert len(searches) == 1
@@ -335,3 +335,9 @@ def test_frugal_one_list_and_one_inspect_per_container(lab: Lab, inventory: Inve
     if "plugin" in compose_tools.kinds_for(compose_tools.flavor()):  # the lab's default
         # found: that program itself runs the reads, and `docker compose version` never
         assert versions == [] and configs[0][3].endswith("/cli-plugins/docker-compose")
+        # a new connection: the search again, told what the host's `stat` said of that
+        # program last time (so the program is not started to say its version again)
+        again, _, _ = asyncio.run(go())
+        (search,) = [argv for argv in again.commands if argv[5:] == PLUGIN_DIRS]
+        assert search[4].startswith(configs[0][3] + " ")
+        assert [argv for argv in again.commands if "--services" in argv] == configs

@@ -72,18 +72,18 @@ def program(path: Path, version: str = PLUGIN_VERSION, *, executable: bool = Tru
 
 class Host:
     """A made-up host: a home, a docker CLI stand-in on PATH (and nothing else of this
-    machine's but ``sh`` and ``grep``), four system plugin folders."""
+    machine's but ``sh``, ``grep`` and ``stat``), four system plugin folders."""
 
     def __init__(self, root: Path, *, docker: bool = True) -> None:
         self.root = root
         self.home = root / "home"
         self.config = self.home / ".docker"
         self.bin = root / "bin"
-        self.tools = root / "tools"  # what the script needs of this machine: sh and grep
+        self.tools = root / "tools"  # what the script needs of this machine: sh, grep, stat
         self.system = [root / "system" / str(n) for n in range(len(PLUGIN_DIRS))]
         for d in (self.config, self.bin, self.tools, *self.system):
             d.mkdir(parents=True, exist_ok=True)
-        for tool in ("sh", "grep"):
+        for tool in ("sh", "grep", "stat"):
             found = shutil.which(tool)
             assert found is not None, f"this machine has no {tool}"
             (self.tools / tool).symlink_to(found)
@@ -194,3 +194,54 @@ async def test_detect_compose_never_searches_and_keeps_docker_compose(host: Host
     found = await detect_compose(session)
     assert found is not None and found.argv == V2 and found.program is None
     assert session.commands == [("docker", "compose", "version", "--short")]
+
+
+def counting_program(path: Path, version: str, log: Path) -> Path:
+    """A stand-in compose program that notes in ``log`` each time it is asked its version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "version --short" ] && echo asked >>{log} && echo {version}\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+async def test_a_new_connection_asks_an_unchanged_program_no_version(
+    host: Host, tmp_path: Path
+) -> None:
+    log = tmp_path / "asked"
+    plugin = counting_program(host.config / "cli-plugins" / "docker-compose", "2.40.3", log)
+    first = await compose_for_reading(host.session())  # a connection: the version is asked
+    second = await compose_for_reading(host.session())  # another: the same file, unchanged
+    assert first == second and second is not None and second.version == "2.40.3"
+    assert second.direct_argv == (str(plugin),)
+    assert log.read_text().splitlines() == ["asked"]  # once, by the first connection
+
+
+async def test_a_changed_program_is_asked_again(host: Host, tmp_path: Path) -> None:
+    log = tmp_path / "asked"
+    plugin = host.config / "cli-plugins" / "docker-compose"
+    counting_program(plugin, "2.40.3", log)
+    assert (await compose_for_reading(host.session())) is not None
+    # upgraded in place to a compose whose dry run stackbot must not run (v5)
+    counting_program(plugin, "5.0.1", log)
+    upgraded = await compose_for_reading(host.session())
+    assert upgraded is not None and upgraded.version == "5.0.1"
+    assert not upgraded.dry_run_stays_dry
+    # replaced by another file (a package upgrade writes a new one): asked too
+    replacement = tmp_path / "new-docker-compose"
+    counting_program(replacement, "2.41.0", log)
+    replacement.replace(plugin)
+    replaced = await compose_for_reading(host.session())
+    assert replaced is not None and replaced.version == "2.41.0"
+    assert log.read_text().splitlines() == ["asked"] * 3
+
+
+async def test_without_stat_the_version_is_asked_each_time(host: Host, tmp_path: Path) -> None:
+    log = tmp_path / "asked"
+    counting_program(host.config / "cli-plugins" / "docker-compose", "2.40.3", log)
+    (host.tools / "stat").unlink()  # nothing tells the file is the same: never assumed
+    for _ in range(2):
+        found = await compose_for_reading(host.session())
+        assert found is not None and found.version == "2.40.3"
+    assert log.read_text().splitlines() == ["asked"] * 2

@@ -98,7 +98,7 @@ def session(
         if (
             "compose" in argv
             or any(a == "docker-compose" or a.endswith("/docker-compose") for a in argv)
-            or argv[4:] == PLUGIN_DIRS
+            or argv[5:] == PLUGIN_DIRS
         ):
             return answer_compose(argv)
         return completed(argv, DFI if "-i" in argv else DF)

@@ -44,8 +44,8 @@ async def test_the_inspections_do_not_wait_for_the_disk_usage() -> None:
 
 def searched(argv: tuple[str, ...]) -> CommandResult:
     """A host where the search finds the plugin's program (and no `docker` is asked)."""
-    if argv[:2] == ("sh", "-c") and argv[4:] == PLUGIN_DIRS:
-        return completed(argv, f"{PROGRAM}\n2.40.3\n")
+    if argv[:2] == ("sh", "-c") and argv[5:] == PLUGIN_DIRS:
+        return completed(argv, f"{PROGRAM}\n\n2.40.3\n")  # no identity: stat printed none
     assert argv[3:5] != ("docker", "compose"), argv
     return completed(argv, "backend\nnginx\n")
 
@@ -85,7 +85,7 @@ async def test_the_plugin_search_starts_with_the_first_docker_reads() -> None:
     searching = asyncio.Event()
 
     def search(argv: tuple[str, ...]) -> CommandResult:
-        if argv[4:] == PLUGIN_DIRS:
+        if argv[5:] == PLUGIN_DIRS:
             searching.set()
         return searched(argv)
 
@@ -93,5 +93,5 @@ async def test_the_plugin_search_starts_with_the_first_docker_reads() -> None:
     assert isinstance(docker, ListAfterSearch)
     docker.searching = searching
     facts = await gather_facts(fake, deadline=10, now=NOW)  # would miss its deadline
-    searches = [argv for argv in fake.commands if argv[4:] == PLUGIN_DIRS]
+    searches = [argv for argv in fake.commands if argv[5:] == PLUGIN_DIRS]
     assert len(searches) == 1 and facts.compose_services[0].services == ("backend", "nginx")

@@ -79,7 +79,7 @@ async def test_one_stat_one_meminfo_and_ss_only_for_a_port_error() -> None:
     modified = (NOW - timedelta(minutes=5)).timestamp() + 0.05
 
     def answer(argv: tuple[str, ...]) -> CommandResult:
-        if argv[:2] == ("sh", "-c") and argv[4:] == PLUGIN_DIRS:
+        if argv[:2] == ("sh", "-c") and argv[5:] == PLUGIN_DIRS:
             return completed(argv, "")  # compose_cli's search for the plugin: none
         if argv[:2] == ("sh", "-c"):
             assert argv[3] == "sh" and argv[4:] == ("/srv/web/conf", blocked.log_path)
@@ -97,7 +97,7 @@ async def test_one_stat_one_meminfo_and_ss_only_for_a_port_error() -> None:
     }
     fake = FakeHostSession(handler=answer, docker=docker, files=files)
     facts = await gather_facts(fake, deadline=10, now=NOW)
-    stats = [a for a in fake.commands if a[:2] == ("sh", "-c") and a[4:] != PLUGIN_DIRS]
+    stats = [a for a in fake.commands if a[:2] == ("sh", "-c") and a[5:] != PLUGIN_DIRS]
     assert len(stats) == 1
     assert facts.paths["/srv/web/conf"].empty is True
     assert facts.paths[blocked.log_path].kind == "unknown"
