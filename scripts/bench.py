@@ -45,6 +45,34 @@ async def timed(fn: Callable[[], Awaitable[object]], repeat: int) -> list[float]
     return out
 
 
+def machine_speed() -> float:
+    """Seconds a fixed piece of pure-Python work takes now: this machine's speed varies
+    by a third from second to second (a shared VM's), which no median of a few runs
+    hides; each diagnosis is measured beside it."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(SPEED_LOOP):
+        total += i
+    return time.perf_counter() - started
+
+
+SPEED_LOOP = 300_000
+AT_FULL_SPEED = 1.15  # a run counts as "at full speed" within this of the fastest loop
+
+
+def speed_note(speeds: list[float], durations: list[float]) -> str:
+    """The machine's speed during a scenario's runs, and the diagnosis itself in the runs
+    the machine was at (near) its fastest."""
+    fastest = min(speeds)
+    full = [d for s, d in zip(speeds, durations, strict=True) if s <= fastest * AT_FULL_SPEED]
+    return (
+        f"machine speed: a fixed loop took {statistics.median(speeds) * 1000:.1f} ms "
+        f"(fastest {fastest * 1000:.1f}); in the {len(full)} runs at full speed (loop "
+        f"within {AT_FULL_SPEED:g}x the fastest) the diagnosis itself "
+        f"{statistics.median(full) * 1000:.0f} ms"
+    )
+
+
 async def transport_bench(lab: Lab, repeat: int) -> None:
     inventory = load_inventory(lab.inventory_path)
     host = inventory.resolved_host("lab", "h1")
@@ -80,10 +108,15 @@ async def diagnose_bench(lab: Lab, scenarios: list[str], repeat: int) -> None:
             env = "small" if name == "S6" else "lab"
             logins: list[float] = []
             durations: list[float] = []
+            speeds: list[float] = []
 
             async def once(
-                env: str = env, logins: list[float] = logins, durations: list[float] = durations
+                env: str = env,
+                logins: list[float] = logins,
+                durations: list[float] = durations,
+                speeds: list[float] = speeds,
             ) -> None:
+                speeds.append(machine_speed())
                 # the SSH login first, timed apart; the diagnosis then leases the same new
                 # connection (nothing read on it yet: its compose is found afresh)
                 async with Transport(inventory.ssh) as transport:
@@ -106,6 +139,7 @@ async def diagnose_bench(lab: Lab, scenarios: list[str], repeat: int) -> None:
                 f"SSH login {login:.0f} ms, the diagnosis itself {inside:.0f} ms "
                 f"(min {min(durations) * 1000:.0f})"
             )
+            print(f"    {speed_note(speeds, durations)}")
     lab.last_scenario = None
 
 

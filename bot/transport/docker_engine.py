@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,6 +42,12 @@ T = TypeVar("T")
 
 API_TIMEOUT = 60
 DF_RETRIES = 12
+# the API version each engine (host label, socket) agreed to, in this process: a new
+# session with it names that version instead of asking ``/version`` first (one request
+# and one round trip fewer before the first answer); an engine that refuses it since
+# (upgraded, downgraded) is asked again
+_AGREED: dict[tuple[str, str], str] = {}
+_REFUSED_VERSION = re.compile(r"client version \S+ is too (new|old)", re.IGNORECASE)
 
 
 class DockerEngineClient:
@@ -67,6 +74,7 @@ class DockerEngineClient:
         self._failure: tuple[type[HostError], str] | None = None
         self._closed = False
         self._df_lock = asyncio.Lock()
+        self._engine = (host_label, remote_socket)
         self.api_calls = 0
 
     async def _api(self) -> docker.APIClient:
@@ -86,15 +94,30 @@ class DockerEngineClient:
                 raise kind(self._host, detail)
             try:
                 base_url = await self._open_socket()
-                # version="auto" asks the engine once; newer engines refuse old API versions.
-                self._client = await self._call(
-                    lambda: docker.APIClient(base_url=base_url, version="auto", timeout=API_TIMEOUT)
+                # version="auto" asks the engine once (newer engines refuse old API
+                # versions); the version it agreed to before is named without asking
+                version = _AGREED.get(self._engine, "auto")
+                client = await self._call(
+                    lambda: docker.APIClient(
+                        base_url=base_url, version=version, timeout=API_TIMEOUT
+                    )
                 )
             except HostError as exc:
                 self._failures += 1
                 self._failure = (type(exc), exc.detail)  # not the error: its frames hold sockets
                 raise
-            return self._client
+            _AGREED[self._engine] = client.api_version
+            self._client = client
+            return client
+
+    async def _renegotiate(self, refused: docker.APIClient) -> None:
+        """The engine refused the API version agreed before: ask it again (``auto``)."""
+        async with self._lock:
+            if self._client is not refused:
+                return  # another call did it already
+            _AGREED.pop(self._engine, None)
+            self._client = None
+        await asyncio.to_thread(refused.close)
 
     async def _call(self, fn: Callable[[], T]) -> T:
         try:
@@ -115,6 +138,14 @@ class DockerEngineClient:
             ) from exc
 
     async def _request(self, fn: Callable[[docker.APIClient], T]) -> T:
+        api = await self._api()
+        self.api_calls += 1
+        try:
+            return await self._call(lambda: fn(api))
+        except DockerAPIError as exc:
+            if not _REFUSED_VERSION.search(exc.detail):
+                raise
+        await self._renegotiate(api)
         api = await self._api()
         self.api_calls += 1
         return await self._call(lambda: fn(api))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,3 +66,73 @@ async def test_no_attempt_after_the_session_ended(tmp_path: Path) -> None:
     with pytest.raises(DockerUnavailable, match="session with this host has ended"):
         await client.containers()
     assert opener.calls == 0
+
+
+class _Engine:
+    """A Docker engine stand-in on a unix socket, speaking HTTP/1.1 as the engine does:
+    ``/version`` says ``api``; a versioned path outside [``oldest``, ``api``] gets the
+    engine's own refusal (400, "client version … is too new/old")."""
+
+    def __init__(self, api: str, oldest: str = "1.24") -> None:
+        self.api, self.oldest = api, oldest
+        self.paths: list[str] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            path = line.split()[1].decode()
+            while (await reader.readline()).strip():
+                pass  # the headers; the calls here send no body
+            self.paths.append(path)
+            status, body = 200, b"[]"
+            if path.startswith("/version"):
+                body = json.dumps({"ApiVersion": self.api, "Version": "20.10.24"}).encode()
+            elif (asked := path.split("/")[1].removeprefix("v")) and path.startswith("/v"):
+                mine = tuple(int(x) for x in asked.split("."))
+                if mine > tuple(int(x) for x in self.api.split(".")):
+                    status, body = 400, self.refusal(asked, "new", "Maximum", self.api)
+                elif mine < tuple(int(x) for x in self.oldest.split(".")):
+                    status, body = 400, self.refusal(asked, "old", "Minimum", self.oldest)
+            head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+        writer.close()
+
+    @staticmethod
+    def refusal(asked: str, how: str, bound: str, version: str) -> bytes:
+        said = f"client version {asked} is too {how}. {bound} supported API version is {version}"
+        return json.dumps({"message": said}).encode()
+
+
+async def _listing(engine: _Engine, socket_path: Path) -> list[str]:
+    """The paths one new session's container list asked the engine."""
+    engine.paths.clear()
+    client = DockerEngineClient(
+        _Opener(socket_path), host_label="lab/h9", remote_socket=str(socket_path)
+    )
+    try:
+        assert await client.containers() == []
+    finally:
+        await client.close()
+    return [p.partition("?")[0] for p in engine.paths]
+
+
+@pytest.mark.parametrize("change", ["upgraded", "downgraded"])
+async def test_a_new_session_names_the_version_agreed_before(tmp_path: Path, change: str) -> None:
+    engine = _Engine("1.41")
+    socket_path = tmp_path / "docker.sock"
+    server = await asyncio.start_unix_server(engine.serve, path=str(socket_path))
+    try:
+        assert await _listing(engine, socket_path) == ["/version", "/v1.41/containers/json"]
+        # another session with the same engine: no /version first
+        assert await _listing(engine, socket_path) == ["/v1.41/containers/json"]
+        # the engine changed meanwhile and refuses that version: asked again, then answered
+        engine.api, engine.oldest = ("1.47", "1.44") if change == "upgraded" else ("1.40", "1.24")
+        assert await _listing(engine, socket_path) == [
+            "/v1.41/containers/json",
+            "/version",
+            f"/v{engine.api}/containers/json",
+        ]
+        assert await _listing(engine, socket_path) == [f"/v{engine.api}/containers/json"]
+    finally:
+        server.close()
+        await server.wait_closed()
