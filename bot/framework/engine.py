@@ -18,7 +18,7 @@ from bot.framework.runbook import Runbook
 from bot.framework.session import HostSession
 from bot.inventory.config.models import Inventory, ResolvedHost
 from bot.model.errors import HostError, HostUnreachable, UnknownEnvironment, UsageError
-from bot.model.outcome import ErrorInfo, HostOutcome, RunOutcome
+from bot.model.outcome import ErrorInfo, HostOutcome, RunOutcome, host_outcome_of, run_outcome_of
 from bot.transport import Transport
 
 T = TypeVar("T", bound=BaseModel)
@@ -54,7 +54,7 @@ async def on_each_host(
     has not answered by then is an error outcome ("no answer within N s"), and the
     others' results are not held up (the work's own deadline, where it has one,
     ends it first with what it read)."""
-    outcome_type = HostOutcome[result_type]  # type: ignore[valid-type]
+    outcome_type = host_outcome_of(result_type)
 
     async def one(host: ResolvedHost) -> HostOutcome[T]:
         outcome = await read(host)
@@ -114,7 +114,7 @@ async def run_runbook(
         on_host_done,
         deadline=float(deadline) if isinstance(deadline, int | float) else None,
     )
-    return RunOutcome[runbook.result](  # type: ignore[name-defined]
+    return run_outcome_of(runbook.result)(
         environment=env,
         runbook=runbook.name,
         started_at=started_at,

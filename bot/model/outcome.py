@@ -7,7 +7,7 @@ the JSON output is ``RunOutcome.model_dump_json()`` of them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -58,3 +58,24 @@ class RunOutcome(BaseModel, Generic[R]):
     @property
     def failed(self) -> list[HostOutcome[R]]:
         return [h for h in self.hosts if not h.ok]
+
+
+# pydantic keeps a model parametrized in a function (``RunOutcome[HostDiagnosis]``) only as long as
+# something refers to it, and builds it again (its schema: ~6 ms) when nothing does:
+# these keep one per result type for the life of the process
+_HOST_OUTCOMES: dict[type[BaseModel], type[HostOutcome[Any]]] = {}
+_RUN_OUTCOMES: dict[type[BaseModel], type[RunOutcome[Any]]] = {}
+
+
+def host_outcome_of(result: type[R]) -> type[HostOutcome[R]]:
+    """``HostOutcome[result]``, built once."""
+    if result not in _HOST_OUTCOMES:
+        _HOST_OUTCOMES[result] = HostOutcome[result]  # type: ignore[valid-type]
+    return _HOST_OUTCOMES[result]
+
+
+def run_outcome_of(result: type[R]) -> type[RunOutcome[R]]:
+    """``RunOutcome[result]``, built once."""
+    if result not in _RUN_OUTCOMES:
+        _RUN_OUTCOMES[result] = RunOutcome[result]  # type: ignore[valid-type]
+    return _RUN_OUTCOMES[result]
