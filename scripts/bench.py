@@ -45,6 +45,10 @@ async def timed(fn: Callable[[], Awaitable[object]], repeat: int) -> list[float]
     return out
 
 
+SPEED_LOOP = 300_000
+AT_FULL_SPEED = 1.15  # a run counts as "at full speed" within this of the fastest loop
+
+
 def machine_speed() -> float:
     """Seconds a fixed piece of pure-Python work takes now: this machine's speed varies
     by a third from second to second (a shared VM's), which no median of a few runs
@@ -54,10 +58,6 @@ def machine_speed() -> float:
     for i in range(SPEED_LOOP):
         total += i
     return time.perf_counter() - started
-
-
-SPEED_LOOP = 300_000
-AT_FULL_SPEED = 1.15  # a run counts as "at full speed" within this of the fastest loop
 
 
 def speed_note(speeds: list[float], durations: list[float]) -> str:

@@ -81,10 +81,10 @@ done
 """
 # what the search's `stat` prints of the program: device, inode, size, mtime, ctime
 _IDENTITY = re.compile(r"\d+ \d+ \d+ \d+(\.\d+)? \d+(\.\d+)?")
-# host -> ("path identity", version) of the plugin program this process last asked its
+# host label -> ("path identity", version) of the plugin program this process last asked its
 # version: a new connection to that host asks again only when the file changed (a compose
 # program starts in ~50 ms of CPU; its `stat` in none)
-_KNOWN: dict[tuple[str, ...], tuple[str, str]] = {}
+_KNOWN: dict[str, tuple[str, str]] = {}
 _KNOWN_LIMIT = 4096
 DRY_RUN_SINCE = (2, 20, 0)  # compose v2 learned `up --dry-run`
 # compose v5's `up -d --dry-run` was reported recreating containers for real (compose#14029,
@@ -147,20 +147,13 @@ async def _version_of(session: HostSession, argv: tuple[str, ...]) -> str | None
     return ".".join(match.groups()) if match else None
 
 
-def _host_key(session: HostSession) -> tuple[str, ...]:
-    host = session.host
-    jump = host.jump_host
-    return (host.address, str(host.port), host.user or "", jump.address if jump else "",
-            str(jump.port) if jump else "", host.docker_socket)  # fmt: skip
-
-
 async def _plugin_program(session: HostSession) -> tuple[str, str] | None:
     """(path, version) of the program ``docker compose`` runs, a v2; None when the
     search found none (or one that is not an executable file, or no ``docker``). The
     version is asked of the program unless this process asked the very same file on
     this host before (``_KNOWN``: path, device, inode, size, modification and change
     times all unchanged)."""
-    key = _host_key(session)
+    key = session.host.label  # env/name (user@address:port): the file is checked anyway
     known = _KNOWN.get(key)
     try:
         result = await session.run(

@@ -60,22 +60,26 @@ class RunOutcome(BaseModel, Generic[R]):
         return [h for h in self.hosts if not h.ok]
 
 
-# pydantic keeps a model parametrized in a function (``RunOutcome[HostDiagnosis]``) only as long as
-# something refers to it, and builds it again (its schema: ~6 ms) when nothing does:
-# these keep one per result type for the life of the process
-_HOST_OUTCOMES: dict[type[BaseModel], type[HostOutcome[Any]]] = {}
-_RUN_OUTCOMES: dict[type[BaseModel], type[RunOutcome[Any]]] = {}
+# pydantic keeps a model parametrized in a function (``RunOutcome[HostDiagnosis]``) only
+# as long as something refers to it, and builds it again (its schema: ~6 ms) when nothing
+# does: these keep one per result type for the life of the process
+_BUILT: dict[tuple[type[BaseModel], type[BaseModel]], Any] = {}
+
+
+def _built(generic: type[BaseModel], result: type[BaseModel]) -> Any:
+    key = (generic, result)
+    if key not in _BUILT:
+        _BUILT[key] = generic[result]  # type: ignore[index]
+    return _BUILT[key]
 
 
 def host_outcome_of(result: type[R]) -> type[HostOutcome[R]]:
     """``HostOutcome[result]``, built once."""
-    if result not in _HOST_OUTCOMES:
-        _HOST_OUTCOMES[result] = HostOutcome[result]  # type: ignore[valid-type]
-    return _HOST_OUTCOMES[result]
+    built: type[HostOutcome[R]] = _built(HostOutcome, result)
+    return built
 
 
 def run_outcome_of(result: type[R]) -> type[RunOutcome[R]]:
     """``RunOutcome[result]``, built once."""
-    if result not in _RUN_OUTCOMES:
-        _RUN_OUTCOMES[result] = RunOutcome[result]  # type: ignore[valid-type]
-    return _RUN_OUTCOMES[result]
+    built: type[RunOutcome[R]] = _built(RunOutcome, result)
+    return built

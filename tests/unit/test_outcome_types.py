@@ -17,9 +17,8 @@ class _Result(BaseModel):
 
 
 def test_built_once_and_kept() -> None:
-    result = load_runbook(
-        "diagnose"
-    ).result  # nested models, parametrized in a function: pydantic lets go of them
+    # nested models, parametrized in a function: pydantic lets go of them
+    result = load_runbook("diagnose").result
     host_type = weakref.ref(host_outcome_of(result))
     run_type = weakref.ref(run_outcome_of(result))
     gc.collect()  # nothing here refers to them: pydantic's own cache would let them go
